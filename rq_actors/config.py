@@ -272,7 +272,7 @@ def parse_config(doc: dict[str, Any], source: str = "<memory>") -> Config:
     """Structure a parsed TOML document into a `Config`, or raise `ConfigError`."""
     if "source" in doc:
         raise ConfigError(source, "source", "unknown key(s): source")
-    for field in attrs.fields(Config):
+    for field in attrs.fields(attrs.resolve_types(Config)):
         value = doc.get(field.name)
         if attrs.has(field.type) and value is not None and not isinstance(value, dict):
             raise ConfigError(source, field.name, f"expected a [{field.name}] table, got {value!r}")
