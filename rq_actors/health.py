@@ -19,11 +19,22 @@ STATES = ("starting", "running", "lagging", "recovering", "restarting", "stopped
 
 
 class HealthLog:
-    """Where health lines go. One per process, shared by every reporter."""
+    """Where health lines go. One per process, shared by every reporter.
 
-    def __init__(self, path: Path | None, *, stderr: IO[str] | None = sys.stderr) -> None:
+    The file is rotated by size (`health.jsonl` → `health.jsonl.1`, one old file kept), so a
+    process running for months does not grow it without bound.
+    """
+
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        stderr: IO[str] | None = sys.stderr,
+        rotate_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
         self._path = path
         self._stderr = stderr
+        self._rotate_bytes = rotate_bytes
         self._file: IO[bytes] | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,9 +48,13 @@ class HealthLog:
 
     def write(self, report: HealthReport) -> None:
         line = orjson.dumps(attrs.asdict(report, recurse=False))
-        if self._file is not None:
+        if self._file is not None and self._path is not None:
             self._file.write(line + b"\n")
             self._file.flush()
+            if self._file.tell() > self._rotate_bytes:
+                self._file.close()
+                self._path.replace(self._path.with_name(self._path.name + ".1"))
+                self._file = self._path.open("ab")
         if self._stderr is not None:
             self._stderr.write(line.decode() + "\n")
             self._stderr.flush()

@@ -1,0 +1,3 @@
+from rq_actors.cli import main
+
+main()

@@ -1,0 +1,81 @@
+"""Command line: `rq-run CONFIG` and `rq <subcommand>` (SPEC §10).
+
+Bad config prints one line naming the file, the key and the problem, and exits with code 2
+before anything starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import trio
+
+from rq_actors.config import Config, ConfigError, load_config
+
+EXIT_BAD_CONFIG = 2
+
+
+def _load_or_exit(path: str) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"rq: bad config: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_CONFIG) from None
+
+
+def run_main(argv: Sequence[str] | None = None) -> None:
+    """`rq-run CONFIG`: the supervised live system."""
+    parser = argparse.ArgumentParser(prog="rq-run", description=run_main.__doc__)
+    parser.add_argument("config", help="TOML config file (see config/okx.toml)")
+    args = parser.parse_args(argv)
+    config = _load_or_exit(args.config)
+    from rq_actors.runner import run_live
+
+    trio.run(run_live, config)
+    raise SystemExit(0)
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from rq_actors.status import print_status
+
+    return print_status(_load_or_exit(args.config))
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from rq_actors.sim.cli import run_from_args
+
+    try:
+        trio.run(run_from_args, args)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _add_sim(sub: Any) -> None:
+    p = sub.add_parser("sim", help="run the local OKX simulator (SPEC §11)")
+    from rq_actors.sim.cli import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=_cmd_sim)
+
+
+def _add_status(sub: Any) -> None:
+    p = sub.add_parser("status", help="latest health state of every actor, as a table")
+    p.add_argument("config")
+    p.set_defaults(func=_cmd_status)
+
+
+_SUBCOMMANDS: list[Callable[[Any], None]] = [_add_sim, _add_status]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """`rq`: tools around the vault and the simulator."""
+    parser = argparse.ArgumentParser(prog="rq", description=main.__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in _SUBCOMMANDS:
+        add(sub)
+    args = parser.parse_args(argv)
+    raise SystemExit(args.func(args))
