@@ -147,9 +147,11 @@ class Supervisor:
                     await spec.factory(reporter).run()
                     break
                 except Exception as exc:
-                    if self._shutting_down:
+                    if self._shutting_down and spec.source:
                         reporter.error(f"{type(exc).__name__}: {exc}")
                         break
+                    # A consumer that fails while draining at shutdown is restarted too (within
+                    # the grace period), so the messages still buffered get flushed.
                     now = trio.current_time()
                     failures.append(now)
                     while failures and failures[0] < now - self._policy.restart_window_s:

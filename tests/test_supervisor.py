@@ -57,7 +57,7 @@ def _policy(**kw: float) -> SupervisorConfig:
     return SupervisorConfig(**base)  # type: ignore[arg-type]
 
 
-def _builder(groups: dict[str, Callable[[], list[ActorSpec]]]):  # noqa: ANN202
+def _builder(groups: dict[str, Callable[[], list[ActorSpec]]]):
     async def build(inst_id: str, _log: HealthLog) -> list[ActorSpec]:
         return groups[inst_id]()
 
