@@ -1,0 +1,79 @@
+"""Wiring: the actor group of one instrument (SPEC §2, §3).
+
+```
+socket ──trades──▶ trade writer ──(durable)──▶ cvd, vwap, wicks/candles
+   ▲    ──books───▶ book ──snapshots──▶ vault
+   └──resubscribe── book
+```
+The channels are made here, once per group, so they outlive actor restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import trio
+
+from rq_actors.actors.book import BookActor
+from rq_actors.actors.retention import RetentionActor
+from rq_actors.actors.socket import SocketActor
+from rq_actors.actors.trade_writer import TradeWriterActor
+from rq_actors.config import Config
+from rq_actors.feed import LiveFeed
+from rq_actors.health import HealthLog
+from rq_actors.instruments import InstrumentMetaError, load_instrument_meta
+from rq_actors.messages import BookInbox, Resubscribe, TradeInbox
+from rq_actors.okx.rest import OkxRest
+from rq_actors.supervisor import ActorSpec, GroupSetupError
+from rq_actors.vault.paths import VaultPaths
+from rq_actors.vault.quarantine import QuarantineLog
+
+
+@asynccontextmanager
+async def open_rest(config: Config) -> AsyncIterator[OkxRest]:
+    """One REST client per process: OKX rate-limits public endpoints per IP, not per group."""
+    rest = OkxRest(config.exchange.rest_url)
+    try:
+        yield rest
+    finally:
+        await rest.aclose()
+
+
+async def build_group(
+    inst_id: str, health_log: HealthLog, *, config: Config, paths: VaultPaths, rest: OkxRest
+) -> list[ActorSpec]:
+    try:
+        meta = await load_instrument_meta(rest, paths, inst_id)
+    except InstrumentMetaError as exc:
+        raise GroupSetupError(f"instrument metadata: {exc}") from exc
+
+    quarantine = QuarantineLog(paths, inst_id)
+    trades_send, trades_recv = trio.open_memory_channel[TradeInbox](config.socket.queue_size)
+    book_send, book_recv = trio.open_memory_channel[BookInbox](config.socket.queue_size)
+    resub_send, resub_recv = trio.open_memory_channel[Resubscribe](64)
+    feeds: list[LiveFeed] = []
+
+    return [
+        ActorSpec(
+            "socket",
+            lambda h: SocketActor(
+                inst_id, config, trades_send, book_send, resub_recv, quarantine, h
+            ),
+            source=True,
+            closes=(trades_send, book_send),
+        ),
+        ActorSpec(
+            "book",
+            lambda h: BookActor(inst_id, config, book_recv, resub_send, paths, quarantine, h),
+            closes=(resub_send,),
+        ),
+        ActorSpec(
+            "trade_writer",
+            lambda h: TradeWriterActor(
+                inst_id, config, meta, trades_recv, feeds, paths, quarantine, h, rest
+            ),
+            closes=tuple(feeds),
+        ),
+        ActorSpec("retention", lambda h: RetentionActor(inst_id, config, paths, h), source=True),
+    ]
