@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -28,7 +29,7 @@ def _write_config(tmp_path: Path) -> Path:
     return cfg
 
 
-def _wait_for(cond, timeout: float, what: str) -> None:  # noqa: ANN001
+def _wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if cond():
