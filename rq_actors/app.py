@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 import trio
 
 from rq_actors.actors.book import BookActor
+from rq_actors.actors.derived import DerivedActor
 from rq_actors.actors.retention import RetentionActor
 from rq_actors.actors.socket import SocketActor
 from rq_actors.actors.trade_writer import TradeWriterActor
@@ -24,6 +25,7 @@ from rq_actors.feed import LiveFeed
 from rq_actors.health import HealthLog
 from rq_actors.instruments import InstrumentMetaError, load_instrument_meta
 from rq_actors.messages import BookInbox, Resubscribe, TradeInbox
+from rq_actors.metrics.jobs import make_job
 from rq_actors.okx.rest import OkxRest
 from rq_actors.supervisor import ActorSpec, GroupSetupError
 from rq_actors.vault.paths import VaultPaths
@@ -52,7 +54,21 @@ async def build_group(
     trades_send, trades_recv = trio.open_memory_channel[TradeInbox](config.socket.queue_size)
     book_send, book_recv = trio.open_memory_channel[BookInbox](config.socket.queue_size)
     resub_send, resub_recv = trio.open_memory_channel[Resubscribe](64)
-    feeds: list[LiveFeed] = []
+    # which metric jobs each derived actor drives (candles live with the wicks, SPEC §2)
+    derived = {"cvd": ["cvd"], "vwap": ["vwap"], "wicks": ["candles"]}
+    feeds = {name: LiveFeed(name) for name in derived}
+
+    def derived_spec(name: str) -> ActorSpec:
+        return ActorSpec(
+            name,
+            lambda h: DerivedActor(
+                inst_id,
+                lambda: [make_job(kind, config, meta, paths) for kind in derived[name]],
+                feeds[name],
+                paths,
+                h,
+            ),
+        )
 
     return [
         ActorSpec(
@@ -71,9 +87,10 @@ async def build_group(
         ActorSpec(
             "trade_writer",
             lambda h: TradeWriterActor(
-                inst_id, config, meta, trades_recv, feeds, paths, quarantine, h, rest
+                inst_id, config, meta, trades_recv, list(feeds.values()), paths, quarantine, h, rest
             ),
-            closes=tuple(feeds),
+            closes=tuple(feeds.values()),
         ),
+        *(derived_spec(name) for name in derived),
         ActorSpec("retention", lambda h: RetentionActor(inst_id, config, paths, h), source=True),
     ]

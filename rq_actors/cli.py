@@ -68,7 +68,48 @@ def _add_status(sub: Any) -> None:
     p.set_defaults(func=_cmd_status)
 
 
-_SUBCOMMANDS: list[Callable[[Any], None]] = [_add_sim, _add_status]
+def _cmd_derive(args: argparse.Namespace) -> int:
+    from rq_actors.metrics.batch import DeriveError, derive_instrument
+    from rq_actors.metrics.jobs import KINDS, StateMismatch
+
+    config = _load_or_exit(args.config)
+    kinds = list(KINDS) if args.only is None else [k.strip() for k in args.only.split(",")]
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        print(
+            f"rq derive: unknown --only kind(s) {unknown}; choose from {list(KINDS)}",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_CONFIG
+    insts = [args.instrument] if args.instrument else config.instruments
+    for inst in insts:
+        if inst not in config.instruments:
+            print(f"rq derive: {inst} is not in {config.source}", file=sys.stderr)
+            return EXIT_BAD_CONFIG
+        try:
+            res = derive_instrument(
+                config, inst, kinds, rebuild=args.rebuild, progress=sys.stderr.isatty()
+            )
+        except (DeriveError, StateMismatch) as exc:
+            print(f"rq derive: {exc}", file=sys.stderr)
+            return 1
+        print(
+            f"{inst}: {res.trades_read} trades read, {res.records_written} records written "
+            f"in {res.seconds:.2f} s"
+        )
+    return 0
+
+
+def _add_derive(sub: Any) -> None:
+    p = sub.add_parser("derive", help="bring CVD/VWAP/candles up to date from the vault")
+    p.add_argument("config")
+    p.add_argument("--instrument", help="one instId (default: every configured one)")
+    p.add_argument("--only", help="comma-separated subset of cvd,vwap,candles")
+    p.add_argument("--rebuild", action="store_true", help="delete outputs and state, start over")
+    p.set_defaults(func=_cmd_derive)
+
+
+_SUBCOMMANDS: list[Callable[[Any], None]] = [_add_sim, _add_status, _add_derive]
 
 
 def main(argv: Sequence[str] | None = None) -> None:

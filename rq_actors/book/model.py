@@ -48,9 +48,7 @@ def prepare_levels(raw: Any, side: str) -> list[PreparedLevel]:
         if not isinstance(level, list) or len(level) != LEVEL_FIELDS:
             raise LevelError(f"{side}[{i}] is not a [px, sz, liq, numOrders] list")
         px, sz, liq, orders = level
-        if not (
-            type(px) is str and type(sz) is str and type(liq) is str and type(orders) is str
-        ):
+        if not (type(px) is str and type(sz) is str and type(liq) is str and type(orders) is str):
             raise LevelError(f"{side}[{i}] has a non-string field")
         if match(px) is None or match(sz) is None:
             raise LevelError(f"{side}[{i}] price/size {px!r}/{sz!r} is not a plain decimal")
@@ -127,18 +125,18 @@ class BookModel:
 
     # -- mutation -------------------------------------------------------------------------
 
-    def load_snapshot(
-        self, bids: Iterable[PreparedLevel], asks: Iterable[PreparedLevel]
-    ) -> None:
+    def load_snapshot(self, bids: Iterable[PreparedLevel], asks: Iterable[PreparedLevel]) -> None:
         """Replace the whole book, then cut each side to `depth`."""
         self._bids.replace(bids)
         self._asks.replace(asks)
         self._truncate()
 
-    def apply_update(
-        self, bids: Iterable[PreparedLevel], asks: Iterable[PreparedLevel]
-    ) -> bool:
-        """Apply absolute sizes ("0" deletes), cut to `depth`; True if any level changed."""
+    def apply_update(self, bids: Iterable[PreparedLevel], asks: Iterable[PreparedLevel]) -> bool:
+        """Apply absolute sizes ("0" deletes), cut to `depth`; True if any level changed.
+
+        Conservative: a level inserted beyond the depth and cut again also counts as a change
+        (at worst one extra snapshot record, never a missed one).
+        """
         changed = self._bids.apply(bids)
         changed = self._asks.apply(asks) or changed
         return self._truncate() or changed

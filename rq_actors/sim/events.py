@@ -55,8 +55,10 @@ class BookMessage:
 
     @property
     def is_heartbeat(self) -> bool:
-        return self.action == "update" and self.seq_id == self.prev_seq_id and not (
-            self.bids or self.asks
+        return (
+            self.action == "update"
+            and self.seq_id == self.prev_seq_id
+            and not (self.bids or self.asks)
         )
 
     @property

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 
 import attrs
 
@@ -59,6 +60,13 @@ class InstrumentSpec:
     def sz(self, lots: int) -> str:
         return fmt_scaled(lots * self.lot_units, self.lot_dp)
 
+    def sz_formatter(self) -> Callable[[int], str]:
+        """A fast `sz` for hot loops (the spec's decimals are resolved once)."""
+        units, dp = self.lot_units, self.lot_dp
+        if dp == 0:
+            return str if units == 1 else (lambda lots: str(lots * units))
+        return lambda lots: fmt_scaled(lots * units, dp)
+
 
 def fmt_scaled(value: int, dp: int) -> str:
     """`value × 10**-dp` as OKX writes it: no exponent, no trailing fractional zeros."""
@@ -94,36 +102,42 @@ def spec_for(inst_id: str) -> InstrumentSpec:
 
 
 def _swap(inst_id: str, base: str, quote: str) -> InstrumentSpec:
+    tick = "0.1" if base == "BTC" else "0.01"
     if quote == "USD":
-        # Coin-margined: OKX quotes these as inverse contracts of a fixed USD face value.
-        ct_val = "100" if base == "BTC" else "10"
+        # Coin-margined: OKX lists these as inverse contracts of a fixed USD face value.
         return InstrumentSpec(
-            inst_id, "SWAP", base, quote, "0.1" if base == "BTC" else "0.01", "1", ct_val,
-            "inverse", "USD", base, _start_ticks(base, "0.1" if base == "BTC" else "0.01"),
-            300, 20,
+            inst_id=inst_id, inst_type="SWAP", base_ccy=base, quote_ccy=quote,
+            tick_sz=tick, lot_sz="1", ct_val="100" if base == "BTC" else "10",
+            ct_type="inverse", ct_val_ccy="USD", settle_ccy=base,
+            price_ticks=_start_ticks(base, tick), level_lots=300, taker_lots=20,
         )  # fmt: skip
     if base == "BTC":
-        tick, lot, ct_val, level, taker = "0.1", "0.01", "0.01", 5_000, 400
+        lot, ct_val, level, taker = "0.01", "0.01", 5_000, 400
     elif base == "ETH":
-        tick, lot, ct_val, level, taker = "0.01", "0.01", "0.1", 8_000, 600
+        lot, ct_val, level, taker = "0.01", "0.1", 8_000, 600
     else:
-        tick, lot, ct_val, level, taker = "0.01", "1", "1", 300, 20
+        lot, ct_val, level, taker = "1", "1", 300, 20
     return InstrumentSpec(
-        inst_id, "SWAP", base, quote, tick, lot, ct_val, "linear", base, quote,
-        _start_ticks(base, tick), level, taker,
+        inst_id=inst_id, inst_type="SWAP", base_ccy=base, quote_ccy=quote,
+        tick_sz=tick, lot_sz=lot, ct_val=ct_val, ct_type="linear", ct_val_ccy=base,
+        settle_ccy=quote, price_ticks=_start_ticks(base, tick), level_lots=level,
+        taker_lots=taker,
     )  # fmt: skip
 
 
 def _spot(inst_id: str, base: str, quote: str) -> InstrumentSpec:
+    # Spot sizes are in base currency on a fine lot grid; OKX leaves contract fields "".
+    tick = "0.1" if base == "BTC" else "0.01"
     if base == "BTC":
-        tick, lot, level, taker = "0.1", "0.00000001", 40_000_000, 2_000_000
+        lot, level, taker = "0.00000001", 40_000_000, 2_000_000
     elif base == "ETH":
-        tick, lot, level, taker = "0.01", "0.000001", 8_000_000, 400_000
+        lot, level, taker = "0.000001", 8_000_000, 400_000
     else:
-        tick, lot, level, taker = "0.01", "0.0001", 2_000_000, 100_000
+        lot, level, taker = "0.0001", 2_000_000, 100_000
     return InstrumentSpec(
-        inst_id, "SPOT", base, quote, tick, lot, "", "", "", "", _start_ticks(base, tick),
-        level, taker,
+        inst_id=inst_id, inst_type="SPOT", base_ccy=base, quote_ccy=quote,
+        tick_sz=tick, lot_sz=lot, ct_val="", ct_type="", ct_val_ccy="", settle_ccy="",
+        price_ticks=_start_ticks(base, tick), level_lots=level, taker_lots=taker,
     )  # fmt: skip
 
 
@@ -133,7 +147,7 @@ def _start_ticks(base: str, tick: str) -> int:
 
 
 def instrument_row(spec: InstrumentSpec, list_time_ms: int) -> dict[str, object]:
-    """The REST `public/instruments` row (okx-protocol.md §4.1): strings, "" where not applicable."""
+    """A REST `public/instruments` row (okx-protocol.md §4.1); "" where a field does not apply."""
     swap = spec.inst_type == "SWAP"
     family = f"{spec.base_ccy}-{spec.quote_ccy}" if swap else ""
     return {

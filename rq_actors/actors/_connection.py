@@ -1,0 +1,407 @@
+"""One WebSocket connection of the socket actor: connect, subscribe, drain, parse, keep alive.
+
+Three tasks do the I/O and one parses:
+- the reader moves every frame off the socket into a bounded queue at once, so the library's
+  reader never stalls and keepalive works even while a consumer is slow (SPEC §3);
+- the keepalive sends a text `ping` after `ping_after_s` without any frame and ends the
+  connection when nothing (a `pong` or anything else) follows within `pong_timeout_s`;
+- the subscription task sends the subscribe requests and does what the `SubscriptionTable`
+  says: ack timeouts end the connection, refused subscriptions are retried, silent ones are
+  resubscribed;
+- the parser classifies frames in arrival order and hands data to the owner (the endpoint),
+  which decides what reaches the consumers.
+
+When the connection ends for any reason the I/O tasks stop, the parser still routes what was
+already received, and `run` returns the reason. The owner announces up/down events.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Literal, Protocol
+
+import trio
+from trio_websocket import (
+    ConnectionClosed,
+    HandshakeError,
+    WebSocketConnection,
+    open_websocket_url,
+)
+
+from rq_actors.config import SocketConfig
+from rq_actors.health import HealthReporter
+from rq_actors.messages import BookFrame, ConnectionEvent, Endpoint, TradeFrame
+from rq_actors.okx.ws_protocol import (
+    NOTICE_SERVICE_UPGRADE,
+    PING,
+    PONG,
+    Ack,
+    ErrorEvent,
+    Invalid,
+    Notice,
+    OtherEvent,
+    Push,
+    SubscriptionTable,
+    classify,
+    newest_ts_ms,
+)
+from rq_actors.vault.quarantine import QuarantineLog
+
+# trio-websocket waits up to 60 s for the close handshake by default; a peer that went silent
+# must not keep a dead connection (and the reconnect behind it) hanging that long.
+_DISCONNECT_TIMEOUT_S = 2.0
+
+DataFrame = TradeFrame | BookFrame
+Kind = Literal["trades", "books"]
+_Queued = tuple[str | bytes, int]
+
+
+class ConnectionOwner(Protocol):
+    """What a connection reports to (the endpoint of the socket actor)."""
+
+    async def on_subscribed(self, conn: Connection, channel: str) -> None: ...
+
+    async def on_frame(self, conn: Connection, frame: DataFrame) -> None: ...
+
+    def on_subscribe_error(self, conn: Connection, channels: list[str]) -> None: ...
+
+    def on_notice(self, conn: Connection) -> None: ...
+
+
+class Connection:
+    def __init__(
+        self,
+        *,
+        owner: ConnectionOwner,
+        endpoint: Endpoint,
+        url: str,
+        epoch: int,
+        inst_id: str,
+        silence_s: Mapping[str, float],
+        book_channel: str,
+        settings: SocketConfig,
+        quarantine: QuarantineLog,
+        health: HealthReporter,
+        standby: bool = False,
+    ) -> None:
+        self.endpoint = endpoint
+        self.epoch = epoch
+        self.standby = standby  # opened for a make-before-break switch that is not done yet
+        self.notice_seen = False
+        self.books_acked = False
+        self.ready_at: float | None = None  # when every subscription was first active
+        self.close_reason: str | None = None
+        self.table = SubscriptionTable(
+            inst_id,
+            silence_s,
+            ack_timeout_s=settings.subscribe_timeout_s,
+            retry_initial_s=settings.reconnect_initial_s,
+            retry_max_s=settings.reconnect_max_s,
+        )
+        self._owner = owner
+        self._url = url
+        self._inst_id = inst_id
+        self._book_channel = book_channel
+        self._settings = settings
+        self._quarantine = quarantine
+        self._health = health
+        self._ws: WebSocketConnection | None = None
+        self._outer_scope = trio.CancelScope()
+        self._io_scope = trio.CancelScope()
+        self._wake = trio.Event()
+        self._last_rx = 0.0
+        self._rx_count = 0
+
+    @property
+    def carries_books(self) -> bool:
+        return self._book_channel in self.table.channels
+
+    @property
+    def carries_trades(self) -> bool:
+        return any(ch != self._book_channel for ch in self.table.channels)
+
+    @property
+    def is_open(self) -> bool:
+        return self._ws is not None and self.close_reason is None
+
+    def close(self, reason: str) -> None:
+        """End this connection (from any task); frames already received are still routed."""
+        self._set_reason(reason)
+        self._io_scope.cancel()
+        if self._ws is None:  # still connecting: abandon the attempt
+            self._outer_scope.cancel()
+
+    async def resubscribe(self, channel: str) -> bool:
+        """Unsubscribe + subscribe one channel. False if it is not active on an open socket."""
+        if not self.is_open or channel not in self.table.channels:
+            return False
+        requests = self.table.resubscribe(channel, trio.current_time())
+        self._wake.set()
+        for request in requests:
+            if not await self._send(request):
+                return False
+        return bool(requests)
+
+    async def run(self) -> str:
+        """Connect, subscribe and serve until the connection ends; return why it ended."""
+        self._last_rx = trio.current_time()
+        with self._outer_scope:
+            try:
+                await self._serve()
+            except HandshakeError as exc:
+                self._set_reason(f"connect/close failed: {exc!r}")
+            except (ConnectionClosed, OSError, trio.BrokenResourceError) as exc:
+                self._set_reason(f"socket error: {exc!r}")
+        return self.close_reason or "closed"
+
+    async def _serve(self) -> None:
+        async with open_websocket_url(
+            self._url,
+            max_message_size=self._settings.max_message_bytes,
+            connect_timeout=self._settings.subscribe_timeout_s,
+            disconnect_timeout=_DISCONNECT_TIMEOUT_S,
+        ) as ws:
+            self._ws = ws
+            self._last_rx = trio.current_time()
+            self._health.incr("connections")
+            send_q, recv_q = trio.open_memory_channel[_Queued](self._settings.queue_size)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._parse_loop, recv_q)
+                async with send_q:  # closed when the I/O ends: the parser drains, then stops
+                    with self._io_scope:
+                        async with trio.open_nursery() as io:
+                            io.start_soon(self._read_loop, ws, send_q)
+                            io.start_soon(self._keepalive)
+                            io.start_soon(self._subscriptions)
+
+    def _set_reason(self, reason: str) -> None:
+        if self.close_reason is None:
+            self.close_reason = reason
+
+    def _fail(self, reason: str) -> None:
+        self._set_reason(reason)
+        self._io_scope.cancel()
+
+    async def _send(self, text: str) -> bool:
+        ws = self._ws
+        if ws is None or self.close_reason is not None:
+            return False
+        try:
+            await ws.send_message(text)
+        except ConnectionClosed as exc:
+            self._fail(f"send failed, socket closed: {exc.reason}")
+            return False
+        return True
+
+    # ---- I/O tasks ---------------------------------------------------------------------------
+
+    async def _read_loop(
+        self, ws: WebSocketConnection, queue: trio.MemorySendChannel[_Queued]
+    ) -> None:
+        while True:
+            try:
+                message = await ws.get_message()
+            except ConnectionClosed as exc:
+                self._fail(f"closed by peer: {exc.reason}")
+                return
+            self._last_rx = trio.current_time()
+            self._rx_count += 1
+            self._health.incr("messages_in")
+            if message == PONG:
+                self._health.incr("pongs")
+                continue
+            try:
+                queue.send_nowait((message, time.monotonic_ns()))
+            except trio.WouldBlock:
+                # Data is being lost either way; a reconnect makes the loss visible to the
+                # consumers (down/up: the trade writer backfills, the book resyncs).
+                self._health.incr("queue_overflows")
+                self._fail(f"inbound queue full ({self._settings.queue_size} frames)")
+                return
+
+    async def _keepalive(self) -> None:
+        ping_after = self._settings.ping_after_s
+        while True:
+            await trio.sleep_until(self._last_rx + ping_after)
+            if trio.current_time() < self._last_rx + ping_after:
+                continue  # something arrived meanwhile
+            seen = self._rx_count
+            sent_at = trio.current_time()
+            if not await self._send(PING):
+                return
+            self._health.incr("pings_sent")
+            await trio.sleep_until(sent_at + self._settings.pong_timeout_s)
+            if self._rx_count == seen:
+                self._health.incr("pong_timeouts")
+                self._fail(f"no pong within {self._settings.pong_timeout_s}s")
+                return
+
+    async def _subscriptions(self) -> None:
+        for request in self.table.start(trio.current_time()):
+            if not await self._send(request):
+                return
+        while True:
+            with trio.move_on_at(self.table.next_deadline()):
+                await self._wake.wait()
+            self._wake = trio.Event()
+            todo = self.table.poll(trio.current_time())
+            if todo.timed_out:
+                self._health.incr("subscribe_timeouts")
+                self._fail(
+                    f"no ack for {', '.join(todo.timed_out)} "
+                    f"within {self._settings.subscribe_timeout_s}s"
+                )
+                return
+            self._health.incr("silence_resubscribes", len(todo.silent))
+            self._health.incr("resubscribes", len(todo.silent))
+            self._health.incr("subscribe_retries", len(todo.retried))
+            for request in todo.requests:
+                if not await self._send(request):
+                    return
+
+    # ---- parsing -----------------------------------------------------------------------------
+
+    async def _parse_loop(self, queue: trio.MemoryReceiveChannel[_Queued]) -> None:
+        async with queue:
+            async for message, received_ns in queue:
+                if isinstance(message, bytes):
+                    raw = message.decode("utf-8", "replace")
+                    self._quarantine.write(raw, "binary WebSocket frame", health=self._health)
+                    continue
+                await self._handle(message, received_ns)
+
+    async def _handle(self, text: str, received_ns: int) -> None:
+        frame = classify(text)
+        now = trio.current_time()
+        if isinstance(frame, Push):
+            await self._handle_push(frame, text, received_ns, now)
+        elif isinstance(frame, Ack):
+            channel = self.table.on_ack(frame, now)
+            self._wake.set()
+            if channel is not None:
+                self._health.incr("acks")
+                if channel == self._book_channel:
+                    self.books_acked = True
+                if self.ready_at is None and self.table.all_active():
+                    self.ready_at = now
+                await self._owner.on_subscribed(self, channel)
+        elif isinstance(frame, ErrorEvent):
+            self._wake.set()
+            failed = self.table.on_error(frame, now)
+            self._health.incr("subscribe_errors")
+            what = ", ".join(failed) or "no pending subscription"
+            self._health.error(f"{self.endpoint} error {frame.code} ({what}): {frame.msg}")
+            if failed:
+                self._owner.on_subscribe_error(self, failed)
+        elif isinstance(frame, Notice):
+            self._health.incr("notices")
+            if frame.code == NOTICE_SERVICE_UPGRADE:
+                self.notice_seen = True
+                self._owner.on_notice(self)
+            else:
+                self._health.error(f"{self.endpoint} notice {frame.code}: {frame.msg}")
+        elif isinstance(frame, OtherEvent):
+            self._health.incr("events_ignored")
+        elif isinstance(frame, Invalid):
+            self._quarantine.write(text, frame.reason, health=self._health)
+        # Pong: the reader already counted it (only a pong split oddly could get here).
+
+    async def _handle_push(self, push: Push, text: str, received_ns: int, now: float) -> None:
+        arg = push.arg
+        if arg.inst_id != self._inst_id:
+            reason = f"push for instId {arg.inst_id!r} on the {self._inst_id} socket"
+            self._quarantine.write(text, reason, health=self._health)
+            return
+        if arg.channel not in self.table.channels:
+            reason = f"push for channel {arg.channel!r}, not subscribed on {self.endpoint}"
+            self._quarantine.write(text, reason, health=self._health)
+            return
+        self.table.on_data(arg.channel, now)
+        self._health.incr(f"frames_{arg.channel.replace('-', '_')}")
+        ts = newest_ts_ms(push.rows)
+        if ts is not None:
+            self._health.observe_event_time(ts)
+        frame: DataFrame
+        if arg.channel == self._book_channel:
+            if push.action is None:
+                self._quarantine.write(text, "books push without action", health=self._health)
+                return
+            frame = BookFrame(
+                self._inst_id, arg.channel, push.action, push.rows, text, received_ns, self.epoch
+            )
+        else:
+            frame = TradeFrame(self._inst_id, arg.channel, push.rows, text, received_ns, self.epoch)
+        await self._owner.on_frame(self, frame)
+
+
+# ---- endpoint policy (pure) -------------------------------------------------------------------
+
+
+class Backoff:
+    """Jittered, capped exponential reconnect delays: the n-th consecutive failure waits a random
+    time in [½, 1] × min(max, initial × 2ⁿ), so many clients do not reconnect in lockstep."""
+
+    def __init__(
+        self, initial_s: float, max_s: float, rand: Callable[[], float] = random.random
+    ) -> None:
+        self._initial = initial_s
+        self._max = max(max_s, initial_s)
+        self._rand = rand
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        cap = min(self._max, self._initial * 2 ** min(self.failures, 30))
+        self.failures += 1
+        return cap * (0.5 + 0.5 * self._rand())
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+class Switchboard:
+    """Which connection's frames of one endpoint reach the consumers, and the up/down events.
+
+    Per kind, `current` is the epoch last announced up. Book frames pass only from the current
+    book connection. Trade frames pass from every announced connection still open, so the old
+    connection of a make-before-break switch keeps delivering until it is closed.
+    """
+
+    def __init__(self, inst_id: str, endpoint: Endpoint) -> None:
+        self._inst_id = inst_id
+        self._endpoint: Endpoint = endpoint
+        self._current: dict[Kind, int] = {}
+        self._trade_epochs: set[int] = set()
+
+    def current(self, kind: Kind) -> int | None:
+        return self._current.get(kind)
+
+    def announce(self, kind: Kind, epoch: int) -> ConnectionEvent | None:
+        """Make `epoch` the current connection for `kind`; the `up` event, unless it already was."""
+        if self._current.get(kind) == epoch:
+            return None
+        self._current[kind] = epoch
+        if kind == "trades":
+            self._trade_epochs.add(epoch)
+        return ConnectionEvent(self._inst_id, self._endpoint, epoch, "up")
+
+    def passes(self, kind: Kind, epoch: int) -> bool:
+        if kind == "books":
+            return self._current.get("books") == epoch
+        return epoch in self._trade_epochs
+
+    def announced_any(self, epoch: int) -> bool:
+        return epoch in self._current.values() or epoch in self._trade_epochs
+
+    def closed(self, epoch: int, reason: str) -> list[tuple[Kind, ConnectionEvent]]:
+        """The connection `epoch` is gone: `down` for every kind it was current for."""
+        self._trade_epochs.discard(epoch)
+        events: list[tuple[Kind, ConnectionEvent]] = []
+        for kind, current in list(self._current.items()):
+            if current == epoch:
+                del self._current[kind]
+                events.append(
+                    (kind, ConnectionEvent(self._inst_id, self._endpoint, epoch, "down", reason))
+                )
+        return events

@@ -1,0 +1,281 @@
+"""The trade writer: every trade of one instrument exactly once in the vault (SPEC §3, §5).
+
+Receive frames from the socket actor, validate (bad rows → quarantine), order and de-duplicate
+(`TradeSequencer`), append to the daily file of each trade's event-time date, then offer the
+durable batch to the derived actors. The rules live in pure modules; this is the shell.
+
+Decisions worth knowing:
+- Files: a trade is filed under its own `ts` date. Every file and the instrument's whole stream
+  are strictly increasing in trade id; at midnight, timestamps can step back a few ms between
+  consecutive ids, so a trade may land in the previous day's file after a newer-id trade went
+  into the next day's. Trade-id order wins; readers merge by id (`rq_actors.trades.load`).
+- Batches: all frames already waiting in the inbox are handled together, so a burst becomes one
+  write + flush per file and one `DurableTrades` per feed, not one per trade.
+- Reorder window: a trade after a hole is held up to `reorder_window_s` (from its arrival) for
+  the missing ids to arrive, e.g. from the other connection during make-before-break. Then the
+  hole is fetched from REST history in a background task while the inbox keeps being read
+  (arriving trades are held, nothing is written meanwhile, so recovered trades land first). The
+  fetch is bounded by `backfill_timeout_s`; what it could not recover becomes a `gap` line in
+  quarantine and capture continues.
+- Reconnect (`ConnectionEvent` up on the trades endpoint, vault not empty): on `trades-all` the
+  REST history from the newest trade back to the vault's last id is fetched at once, so a quiet
+  market does not leave the outage unfilled. On the aggregated `trades` channel REST fills
+  (single fills) and live rows (groups) could overlap partially, so there the first live trade
+  after the reconnect exposes the jump, and the bounded range below it is fetched and
+  re-aggregated (`aggregate_fills`); live rows never overlap it.
+- Shutdown (inbox closed): trades still held behind an unresolved hole are not written: a
+  restart back-fills from the vault's last id, which covers them in order. A running backfill
+  is abandoned for the same reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from itertools import groupby
+from typing import Any
+
+import orjson
+import trio
+
+from rq_actors.config import Config
+from rq_actors.feed import LiveFeed
+from rq_actors.health import HealthReporter
+from rq_actors.messages import DurableTrades, Trade, TradeFrame, TradeInbox
+from rq_actors.meta import InstrumentMeta
+from rq_actors.okx.rest import OkxRest
+from rq_actors.okx.trades import Reject, parse_trade_row
+from rq_actors.trades.backfill import (
+    Fetched,
+    aggregate_fills,
+    drop_covered,
+    fetch_history,
+    uncovered,
+)
+from rq_actors.trades.record import encode_trade
+from rq_actors.trades.sequencer import NO_WAIT, Released, TradeSequencer
+from rq_actors.trades.vault import restore_last_trade_id
+from rq_actors.vault.files import JsonlAppender
+from rq_actors.vault.paths import VaultPaths
+from rq_actors.vault.quarantine import QuarantineLog
+
+
+class TradeWriterActor:
+    def __init__(
+        self,
+        inst_id: str,
+        config: Config,
+        meta: InstrumentMeta,
+        inbox: trio.MemoryReceiveChannel[TradeInbox],
+        feeds: Sequence[LiveFeed],
+        paths: VaultPaths,
+        quarantine: QuarantineLog,
+        health: HealthReporter,
+        rest: OkxRest,
+        *,
+        reorder_window_s: float = 1.0,
+        backfill_timeout_s: float = 60.0,
+        max_batch_frames: int = 512,
+    ) -> None:
+        self._inst_id = inst_id
+        self._meta = meta
+        self._inbox = inbox
+        self._feeds = list(feeds)
+        self._paths = paths
+        self._quarantine = quarantine
+        self._health = health
+        self._rest = rest
+        self._channel = config.exchange.trades_channel
+        self._aggregated = self._channel == "trades"
+        self._endpoint = "public" if self._aggregated else "business"
+        self._reorder_window_s = reorder_window_s
+        self._backfill_timeout_s = backfill_timeout_s
+        self._max_batch_frames = max_batch_frames
+        self._out = JsonlAppender()
+        self._seq = TradeSequencer(None, window_s=reorder_window_s)
+        self._backfilling = False
+        self._reconnect_pending = False
+        self._finished: tuple[int, int | None, Fetched] | None = None  # (floor, upper, result)
+        self._wake: trio.CancelScope | None = None
+
+    @property
+    def last_trade_id(self) -> int | None:
+        return self._seq.last_id
+
+    async def run(self) -> None:
+        self._health.set_state("starting")
+        self._seq = TradeSequencer(
+            restore_last_trade_id(self._paths, self._inst_id), window_s=self._reorder_window_s
+        )
+        try:
+            async with trio.open_nursery() as nursery:
+                self._health.set_state("running")
+                await self._loop(nursery)
+                nursery.cancel_scope.cancel()  # abandon a running backfill (see module doc)
+        finally:
+            self._health.incr("held_dropped_at_stop", self._seq.drop_held())
+            self._out.sync()
+            self._out.close()
+        self._health.set_state("stopped")
+
+    async def _loop(self, nursery: trio.Nursery) -> None:
+        while True:
+            self._apply_finished()
+            if not self._backfilling:
+                self._write(self._seq.release())
+                self._maybe_start_backfill(nursery)
+            deadline = math.inf if self._backfilling else (self._seq.deadline() or math.inf)
+            with trio.CancelScope(deadline=deadline) as scope:
+                self._wake = scope
+                try:
+                    first = await self._inbox.receive()
+                except trio.EndOfChannel:
+                    self._apply_finished()
+                    if not self._backfilling:
+                        self._write(self._seq.release())
+                    return
+                finally:
+                    self._wake = None
+            if scope.cancelled_caught:
+                continue  # a hole's wait ran out or a backfill finished: the loop top acts
+            batch = [first]
+            while len(batch) < self._max_batch_frames:
+                try:
+                    batch.append(self._inbox.receive_nowait())
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            self._handle(batch)
+
+    def _apply_finished(self) -> None:
+        if self._finished is None:
+            return
+        floor, upper, fetched = self._finished
+        self._finished = None
+        self._backfilling = False
+        self._apply_backfill(floor, upper, fetched)
+        self._health.set_state("running")
+
+    def _maybe_start_backfill(self, nursery: trio.Nursery) -> None:
+        hole = self._seq.hole()
+        if hole is not None and trio.current_time() >= hole.since + self._reorder_window_s:
+            self._start_backfill(nursery, hole.from_id - 1, hole.to_id)
+        elif self._reconnect_pending:
+            self._reconnect_pending = False
+            last = self._seq.last_id
+            if last is not None:
+                self._start_backfill(nursery, last, None)
+
+    def _handle(self, batch: list[TradeInbox]) -> None:
+        now = trio.current_time()
+        for message in batch:
+            if isinstance(message, TradeFrame):
+                self._health.incr("messages_in")
+                trades = self._validate(message)
+                self._health.incr("duplicates_skipped", self._seq.offer(trades, now))
+            elif (
+                message.endpoint == self._endpoint
+                and message.state == "up"
+                and not self._aggregated
+            ):
+                self._reconnect_pending = True
+
+    def _validate(self, frame: TradeFrame) -> list[Trade]:
+        if frame.channel != self._channel:
+            reason = f"channel {frame.channel!r} is not the configured {self._channel!r}"
+            self._quarantine.write(frame.raw, reason, health=self._health)
+            return []
+        if not frame.rows:
+            self._quarantine.write(frame.raw, "no trade rows", health=self._health)
+            return []
+        trades: list[Trade] = []
+        for index, row in enumerate(frame.rows):
+            parsed = parse_trade_row(row, self._inst_id, aggregated=self._aggregated)
+            if isinstance(parsed, Reject):
+                where = f" (row {index})" if len(frame.rows) > 1 else ""
+                self._quarantine.write(
+                    frame.raw, parsed.reason + where, ts_ms=parsed.ts_ms, health=self._health
+                )
+            else:
+                trades.append(parsed)
+        return trades
+
+    def _start_backfill(self, nursery: trio.Nursery, floor: int, upper: int | None) -> None:
+        self._backfilling = True
+        self._health.set_state("recovering")
+        nursery.start_soon(self._backfill, floor, upper)
+
+    async def _backfill(self, floor: int, upper: int | None) -> None:
+        self._health.incr("backfills")
+        deadline = trio.current_time() + self._backfill_timeout_s
+        fetched = await fetch_history(
+            self._rest, self._inst_id, floor=floor, upper=upper, deadline=deadline
+        )
+        self._health.incr("rest_requests", fetched.requests)
+        self._finished = (floor, upper, fetched)
+        if self._wake is not None:
+            self._wake.cancel()
+
+    def _apply_backfill(self, floor: int, upper: int | None, fetched: Fetched) -> None:
+        """Hand what REST recovered to the sequencer; record what it could not recover.
+
+        Nothing was released while the fetch ran, so `floor` is still the sequencer's
+        accounted-for id and every held trade lies above it."""
+        for row, reason in fetched.rejects:
+            self._quarantine.write(_raw(row), reason, health=self._health)
+        if fetched.error is not None:
+            self._health.error(f"trade backfill incomplete: {fetched.error}")
+        fills = fetched.fills
+        if upper is None:  # after a reconnect (trades-all only): an open-ended fetch
+            self._seq.offer(fills, NO_WAIT, from_rest=True)
+            if fetched.complete and fetched.top is not None:
+                self._seq.settle_through(fetched.top)
+            return
+        held = self._seq.held_trades()
+        if self._aggregated:
+            fills = aggregate_fills(drop_covered(fills, held))
+        if not fetched.complete:
+            gap_to = upper if fetched.lowest is None else fetched.lowest - 1
+            # Live trades that arrived during the fetch (e.g. from the other connection)
+            # are not missing, even inside the range REST could not serve.
+            for from_id, to_id in uncovered(floor + 1, gap_to, held):
+                after = next((t for t in held if t.trade_id > to_id), None)
+                self._record_gap(from_id, to_id, fetched.error or "unknown", after)
+        self._seq.offer(fills, NO_WAIT, from_rest=True)
+        # Paged without interruption from `upper` down to the gap (or to the floor): ids the
+        # answer lacked in that range do not exist.
+        self._seq.settle_through(upper)
+
+    def _record_gap(self, from_id: int, to_id: int, why: str, after: Trade | None) -> None:
+        self._quarantine.write(
+            "",
+            f"trades {from_id}..{to_id} not recoverable from REST history: {why}",
+            ts_ms=None if after is None else after.ts_ms,  # dated by the trade after the gap
+            kind="gap",
+            health=self._health,
+            from_trade_id=str(from_id),
+            to_trade_id=str(to_id),
+        )
+
+    def _write(self, released: Released) -> None:
+        trades = released.trades
+        if not trades:
+            return
+        for path, group in groupby(
+            trades, key=lambda t: self._paths.trades_file(self._inst_id, t.ts_ms)
+        ):
+            self._out.append(path, [encode_trade(t, self._meta) for t in group])
+        self._health.incr("trades_written", len(trades))
+        self._health.incr("batches")
+        if released.backfilled:
+            self._health.incr("backfilled", released.backfilled)
+        self._health.observe_event_time(max(t.ts_ms for t in trades))
+        batch = DurableTrades(self._inst_id, tuple(trades))
+        for feed in self._feeds:
+            feed.offer(batch)
+
+
+def _raw(row: Any) -> str:
+    try:
+        return orjson.dumps(row).decode()
+    except TypeError:
+        return repr(row)

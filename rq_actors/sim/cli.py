@@ -1,0 +1,93 @@
+"""`rq sim`: run the local OKX simulator on loopback until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from functools import partial
+
+import trio
+
+from rq_actors.sim.options import FaultOptions, SimOptions
+from rq_actors.sim.server import Simulator
+
+# Without a bound, a simulator left running for days would keep every message in memory.
+_CLI_RECORD_LIMIT = 500_000
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="WebSocket port (0 = any free)")
+    parser.add_argument("--rest-port", type=int, default=0, help="REST port (0 = any free)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--instruments", default="BTC-USDT-SWAP,ETH-USDT-SWAP", help="comma-separated instIds"
+    )
+    parser.add_argument("--speed", type=float, default=1.0, help="market time per real second")
+    parser.add_argument("--trades-per-s", type=float, default=20.0)
+    parser.add_argument(
+        "--heartbeat",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="books heartbeat after S market seconds without changes",
+    )
+    parser.add_argument("--idle-close", type=float, default=30.0, metavar="S")
+    faults = parser.add_argument_group("faults (all off by default)")
+    faults.add_argument("--disconnect-every", type=float, metavar="S")
+    faults.add_argument("--notice-every", type=float, metavar="S")
+    faults.add_argument("--notice-close-after", type=float, default=60.0, metavar="S")
+    faults.add_argument("--gap-prob", type=float, default=0.0, metavar="P")
+    faults.add_argument("--reset-every", type=float, metavar="S")
+    faults.add_argument("--checksums", action="store_true", help="real CRC32 instead of 0")
+    faults.add_argument("--bad-checksum-prob", type=float, default=0.0, metavar="P")
+    faults.add_argument("--malformed-prob", type=float, default=0.0, metavar="P")
+    faults.add_argument("--duplicate-prob", type=float, default=0.0, metavar="P")
+    faults.add_argument("--unknown-inst-prob", type=float, default=0.0, metavar="P")
+    faults.add_argument("--pong-delay", type=float, default=0.0, metavar="S")
+    faults.add_argument("--rest-error-prob", type=float, default=0.0, metavar="P")
+    faults.add_argument(
+        "--rest-rate-limit",
+        action="store_true",
+        help="enforce OKX REST limits (code 50011, HTTP 429)",
+    )
+
+
+def options_from_args(args: argparse.Namespace) -> SimOptions:
+    instruments = [s.strip() for s in str(args.instruments).split(",") if s.strip()]
+    return SimOptions(
+        seed=args.seed,
+        instruments=instruments,
+        trades_per_s=args.trades_per_s,
+        heartbeat_s=args.heartbeat,
+        nonzero_checksums=args.checksums,
+        speed=args.speed,
+        idle_close_s=args.idle_close,
+        record_limit=_CLI_RECORD_LIMIT,
+        faults=FaultOptions(
+            disconnect_every_s=args.disconnect_every,
+            notice_every_s=args.notice_every,
+            notice_close_after_s=args.notice_close_after,
+            gap_prob=args.gap_prob,
+            reset_every_s=args.reset_every,
+            bad_checksum_prob=args.bad_checksum_prob,
+            malformed_prob=args.malformed_prob,
+            duplicate_prob=args.duplicate_prob,
+            unknown_inst_prob=args.unknown_inst_prob,
+            pong_delay_s=args.pong_delay,
+            rest_error_prob=args.rest_error_prob,
+            rest_rate_limit=args.rest_rate_limit,
+        ),
+    )
+
+
+async def run_from_args(args: argparse.Namespace) -> None:
+    sim = Simulator(options_from_args(args))
+    async with trio.open_nursery() as nursery:
+        serve = partial(sim.serve, host=args.host, ws_port=args.port, rest_port=args.rest_port)
+        await nursery.start(serve)
+        print(f"OKX simulator, seed {sim.options.seed}: {', '.join(sim.markets)}", flush=True)
+        print(f"  ws public    {sim.ws_public_url}", flush=True)
+        print(f"  ws business  {sim.ws_business_url}", flush=True)
+        print(f"  rest         {sim.rest_url}", flush=True)
+        print("Ctrl-C to stop.", file=sys.stderr, flush=True)

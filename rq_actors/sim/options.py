@@ -1,0 +1,49 @@
+"""Simulator options. Re-exported by `rq_actors.sim.server`.
+
+Market-side durations (`heartbeat_s`, `book_interval_ms`, `reset_every_s`) run on market time,
+which is `speed`× trio time; connection-side durations (idle close, pong delay, notice close,
+the disconnect and notice schedules) run on trio time, like a real socket's timers.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+
+def _default_instruments() -> list[str]:
+    return ["BTC-USDT-SWAP", "ETH-USDT-SWAP"]
+
+
+@attrs.define
+class FaultOptions:
+    """Random faults, all off by default; they use the same mechanisms as the manual controls."""
+
+    disconnect_every_s: float | None = None  # abrupt close of every connection, periodically
+    notice_every_s: float | None = None  # 64008 notice to every connection, periodically
+    notice_close_after_s: float = 60.0  # delay between a notice and the forced close
+    gap_prob: float = 0.0  # per book update: skipped on the wire for every connection
+    reset_every_s: float | None = None  # market seconds between sequence resets
+    bad_checksum_prob: float = 0.0  # per book update: wrong checksum on the wire
+    malformed_prob: float = 0.0  # per data frame: a truncated copy is sent before it
+    duplicate_prob: float = 0.0  # per data frame: sent twice
+    unknown_inst_prob: float = 0.0  # per trade push: an extra push for an unknown instId
+    pong_delay_s: float = 0.0  # delay before answering a text `ping`
+    rest_error_prob: float = 0.0  # per REST request: HTTP 500 / code 50001
+    rest_rate_limit: bool = False  # enforce OKX per-endpoint limits (code 50011, HTTP 429)
+
+
+@attrs.define
+class SimOptions:
+    seed: int = 7
+    instruments: list[str] = attrs.field(factory=_default_instruments)
+    trades_per_s: float = 20.0
+    book_interval_ms: int = 100
+    heartbeat_s: float = 60.0
+    nonzero_checksums: bool = False
+    start_ms: int | None = None  # None = wall clock when serving starts
+    speed: float = 1.0  # market time runs speed× trio time
+    idle_close_s: float = 30.0
+    faults: FaultOptions = attrs.field(factory=FaultOptions)
+    record_limit: int | None = None  # fills / book messages kept per instrument (None = all)
+    history_limit: int = 200_000  # fills per instrument served by REST trade history
+    send_queue: int = 20_000  # frames buffered per connection before a 4005 close

@@ -1,0 +1,78 @@
+"""The canonical trade line of the vault (SPEC §5), byte-for-byte stable.
+
+Key order is the dict's insertion order (orjson keeps it); every number the exchange sent as a
+decimal string stays that exact string; `count` (a JSON number) is the last key and appears only
+for rows of the aggregated `trades` channel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from rq_actors.messages import Trade
+from rq_actors.meta import InstrumentMeta
+from rq_actors.timefmt import iso_ms, parse_iso_ms
+
+EXCHANGE = "okx"
+
+
+class TradeRecordError(ValueError):
+    """A vault line that is not a trade record this module wrote."""
+
+
+def record_dict(trade: Trade, meta: InstrumentMeta) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "timestamp_utc": iso_ms(trade.ts_ms),
+        "exchange": EXCHANGE,
+        "market": meta.market,
+        "instId": trade.inst_id,
+        "symbol_canon": meta.symbol_canon,
+        "trade_id": str(trade.trade_id),
+        "side": trade.side,
+        "price": trade.px,
+        "qty_contracts": trade.sz,
+        "ctVal": meta.ct_val,
+        "ctMult": meta.ct_mult,
+        "ctType": meta.ct_type,
+    }
+    if trade.count is not None:
+        record["count"] = trade.count
+    return record
+
+
+def encode_trade(trade: Trade, meta: InstrumentMeta) -> bytes:
+    """One vault line, without the trailing newline."""
+    return orjson.dumps(record_dict(trade, meta))
+
+
+def trade_from_record(record: Any) -> Trade:
+    """The `Trade` a parsed vault record describes (the inverse of `record_dict`)."""
+    try:
+        side = record["side"]
+        if side not in ("buy", "sell"):
+            raise ValueError(f"side {side!r}")
+        count = record.get("count")
+        if count is not None and (type(count) is not int or count < 1):
+            raise ValueError(f"count {count!r}")
+        return Trade(
+            inst_id=record["instId"],
+            trade_id=int(record["trade_id"]),
+            ts_ms=parse_iso_ms(record["timestamp_utc"]),
+            side="buy" if side == "buy" else "sell",
+            px=record["price"],
+            sz=record["qty_contracts"],
+            count=count,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TradeRecordError(f"not a trade record ({exc!r}): {record!r:.300}") from exc
+
+
+def decode_trade(line: bytes) -> Trade:
+    """Parse one vault line (with or without its newline)."""
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise TradeRecordError(f"not JSON: {line[:300]!r}") from exc
+    return trade_from_record(record)

@@ -1,0 +1,449 @@
+"""The socket actor against a small scripted OKX stand-in on loopback.
+
+The stand-in (`FakeOkx`) does exactly what a test tells it, which makes protocol corner cases
+(refused subscriptions, missing acks, silent pongs, a notice at a chosen moment) deterministic.
+The end-to-end behaviour against the project's simulator is in `test_socket_sim.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+import orjson
+import trio
+from trio_websocket import (
+    ConnectionClosed,
+    WebSocketConnection,
+    WebSocketRequest,
+    serve_websocket,
+)
+
+from rq_actors.actors.socket import SocketActor
+from rq_actors.config import Config, parse_config
+from rq_actors.health import HealthReporter, null_reporter
+from rq_actors.messages import (
+    BookFrame,
+    BookInbox,
+    ConnectionEvent,
+    Resubscribe,
+    TradeFrame,
+    TradeInbox,
+)
+from rq_actors.vault.paths import VaultPaths
+from rq_actors.vault.quarantine import QuarantineLog
+
+INST = "BTC-USDT-SWAP"
+
+
+@attrs.define(eq=False)
+class FakeConn:
+    ws: WebSocketConnection
+    endpoint: str
+    subs: set[str] = attrs.field(factory=set)
+    received: list[Any] = attrs.field(factory=list)
+    closed: trio.Event = attrs.field(factory=trio.Event)
+
+    def ops(self, op: str) -> list[str]:
+        return [m["args"][0]["channel"] for m in self.received if m != "ping" and m["op"] == op]
+
+    async def send(self, msg: Any) -> None:
+        text = msg if isinstance(msg, str) else orjson.dumps(msg).decode()
+        try:
+            await self.ws.send_message(text)
+        except ConnectionClosed:
+            pass
+
+
+class FakeOkx:
+    """Acks one subscription per arg (echoing `id`), answers `ping`, fans pushes out to every
+    connection subscribed to the channel, sends a books snapshot after each books ack."""
+
+    def __init__(self) -> None:
+        self.conns: list[FakeConn] = []
+        self.refuse: dict[str, str] = {}  # channel -> error code
+        self.ack = True
+        self.pong = True
+        self.seq = 1000
+        self.trade_id = 5000
+        self.port = 0
+
+    async def serve(
+        self, *, task_status: trio.TaskStatus[FakeOkx] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(serve_websocket, self._handle, "127.0.0.1", 0, None)
+            self.port = server.port
+            task_status.started(self)
+
+    def url(self, endpoint: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/v5/{endpoint}"
+
+    def on(self, endpoint: str) -> list[FakeConn]:
+        return [c for c in self.conns if c.endpoint == endpoint]
+
+    async def _handle(self, request: WebSocketRequest) -> None:
+        ws = await request.accept()
+        conn = FakeConn(ws, request.path.rsplit("/", 1)[-1])
+        self.conns.append(conn)
+        try:
+            while True:
+                text = await ws.get_message()
+                if text == "ping":
+                    conn.received.append("ping")
+                    if self.pong:
+                        await conn.send("pong")
+                    continue
+                req = orjson.loads(text)
+                conn.received.append(req)
+                for arg in req["args"]:
+                    await self._op(conn, req["op"], req.get("id"), arg)
+        except ConnectionClosed:
+            pass
+        finally:
+            conn.closed.set()
+
+    async def _op(self, conn: FakeConn, op: str, req_id: str | None, arg: dict[str, str]) -> None:
+        channel = arg["channel"]
+        if op == "subscribe" and channel in self.refuse:
+            code = self.refuse[channel]
+            await conn.send({"id": req_id, "event": "error", "code": code, "msg": "refused"})
+            return
+        if not self.ack:
+            return
+        await conn.send({"id": req_id, "event": op, "arg": arg, "connId": "c0ffee01"})
+        if op == "unsubscribe":
+            conn.subs.discard(channel)
+            return
+        conn.subs.add(channel)
+        if channel == "books":
+            await conn.send(self._book("snapshot", -1, self.seq))
+
+    def _book(self, action: str, prev: int, seq: int) -> dict[str, Any]:
+        row = {"asks": [], "bids": [], "ts": "1700000000000", "checksum": 0}
+        return {
+            "arg": {"channel": "books", "instId": INST},
+            "action": action,
+            "data": [{**row, "prevSeqId": prev, "seqId": seq}],
+        }
+
+    async def publish_book(self) -> None:
+        prev, self.seq = self.seq, self.seq + 7
+        for conn in list(self.conns):
+            if "books" in conn.subs:
+                await conn.send(self._book("update", prev, self.seq))
+
+    async def publish_trade(self, channel: str = "trades-all") -> int:
+        self.trade_id += 1
+        row = {"instId": INST, "tradeId": str(self.trade_id), "px": "1", "sz": "1"}
+        msg = {
+            "arg": {"channel": channel, "instId": INST},
+            "data": [{**row, "ts": "1700000000001"}],
+        }
+        for conn in list(self.conns):
+            if channel in conn.subs:
+                await conn.send(msg)
+        return self.trade_id
+
+
+@attrs.define(eq=False)
+class Harness:
+    actor: SocketActor
+    fake: FakeOkx
+    health: HealthReporter
+    resubscribe: trio.MemorySendChannel[Resubscribe]
+    paths: VaultPaths
+    trades: list[TradeInbox] = attrs.field(factory=list)
+    books: list[BookInbox] = attrs.field(factory=list)
+
+    def events(self, out: list[Any]) -> list[tuple[str, int]]:
+        return [(m.state, m.epoch) for m in out if isinstance(m, ConnectionEvent)]
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        files = sorted((self.paths.root / "quarantine").rglob("*.jsonl"))
+        return [orjson.loads(line) for f in files for line in f.read_bytes().splitlines()]
+
+
+def make_config(fake: FakeOkx, **socket: Any) -> Config:
+    trades_channel = socket.pop("trades_channel", "trades-all")
+    settings = {
+        "ping_after_s": 5.0,
+        "pong_timeout_s": 5.0,
+        "subscribe_timeout_s": 2.0,
+        "reconnect_initial_s": 0.05,
+        "reconnect_max_s": 0.2,
+        "resubscribe_min_interval_s": 0.0,
+        **socket,
+    }
+    return parse_config(
+        {
+            "instruments": [INST],
+            "exchange": {
+                "ws_public_url": fake.url("public"),
+                "ws_business_url": fake.url("business"),
+                "trades_channel": trades_channel,
+            },
+            "socket": settings,
+        }
+    )
+
+
+@asynccontextmanager
+async def running(tmp_path: Path, **socket: Any) -> AsyncIterator[Harness]:
+    async with trio.open_nursery() as nursery:
+        fake = await nursery.start(FakeOkx().serve)
+        config = make_config(fake, **socket)
+        trades_send, trades_recv = trio.open_memory_channel[TradeInbox](1000)
+        book_send, book_recv = trio.open_memory_channel[BookInbox](1000)
+        resub_send, resub_recv = trio.open_memory_channel[Resubscribe](10)
+        paths = VaultPaths(tmp_path)
+        health = null_reporter("socket", INST)
+        actor = SocketActor(
+            INST, config, trades_send, book_send, resub_recv, QuarantineLog(paths, INST), health
+        )
+        h = Harness(actor, fake, health, resub_send, paths)
+
+        async def collect(recv: trio.MemoryReceiveChannel[Any], into: list[Any]) -> None:
+            async for msg in recv:
+                into.append(msg)
+
+        nursery.start_soon(collect, trades_recv, h.trades)
+        nursery.start_soon(collect, book_recv, h.books)
+        nursery.start_soon(actor.run)
+        yield h
+        nursery.cancel_scope.cancel()
+
+
+async def wait_until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    with trio.fail_after(timeout):
+        while not cond():
+            await trio.sleep(0.01)
+
+
+def _frames(out: list[Any], kind: type) -> list[Any]:
+    return [m for m in out if isinstance(m, kind)]
+
+
+async def test_subscribes_each_channel_with_an_id_and_routes_frames(tmp_path: Path) -> None:
+    async with running(tmp_path) as h:
+        await wait_until(lambda: h.health.state == "running")
+        [pub] = h.fake.on("public")
+        [bus] = h.fake.on("business")
+        assert pub.ops("subscribe") == ["books"] and bus.ops("subscribe") == ["trades-all"]
+        assert all(m["id"] and len(m["args"]) == 1 for c in (pub, bus) for m in c.received)
+        tid = await h.fake.publish_trade()
+        await h.fake.publish_book()
+        await wait_until(lambda: len(_frames(h.trades, TradeFrame)) == 1)
+        await wait_until(lambda: len(_frames(h.books, BookFrame)) == 2)
+
+        [trade] = _frames(h.trades, TradeFrame)
+        assert trade.channel == "trades-all" and trade.rows[0]["tradeId"] == str(tid)
+        assert orjson.loads(trade.raw)["data"][0]["tradeId"] == str(tid)
+        snap, upd = _frames(h.books, BookFrame)
+        assert (snap.action, upd.action) == ("snapshot", "update")
+        assert upd.rows[0]["prevSeqId"] == snap.rows[0]["seqId"]
+        # `up` first, frames after, each with the epoch of its connection
+        assert isinstance(h.trades[0], ConnectionEvent) and h.trades[0].endpoint == "business"
+        assert isinstance(h.books[0], ConnectionEvent) and h.books[0].endpoint == "public"
+        assert trade.epoch == h.trades[0].epoch and snap.epoch == h.books[0].epoch
+        c = h.health.counters
+        assert c["acks"] == 2 and c["frames_books"] == 2 and c["frames_trades_all"] == 1
+        assert c["messages_in"] >= 5
+        assert h.health.newest_event_ms == 1700000000001
+
+
+async def test_aggregated_trades_share_the_public_connection(tmp_path: Path) -> None:
+    async with running(tmp_path, trades_channel="trades") as h:
+        await wait_until(lambda: h.health.state == "running")
+        [pub] = h.fake.conns
+        assert sorted(pub.ops("subscribe")) == ["books", "trades"]
+        await h.fake.publish_trade("trades")
+        await wait_until(lambda: len(_frames(h.trades, TradeFrame)) == 1)
+        epoch = h.events(h.trades)[0][1]
+        assert h.events(h.trades) == [("up", epoch)] and h.events(h.books) == [("up", epoch)]
+
+
+async def test_refused_subscription_is_retried_on_the_same_connection(tmp_path: Path) -> None:
+    async with running(tmp_path, trades_channel="trades") as h:
+        h.fake.refuse["books"] = "60018"
+        await wait_until(lambda: h.health.counters.get("subscribe_errors", 0) >= 2)
+        assert h.health.last_error is not None and "60018" in h.health.last_error
+        assert "books" in h.health.last_error
+        await h.fake.publish_trade("trades")  # the other subscription works meanwhile
+        await wait_until(lambda: len(_frames(h.trades, TradeFrame)) == 1)
+        assert h.events(h.books) == []
+
+        del h.fake.refuse["books"]
+        await wait_until(lambda: h.health.state == "running")
+        assert len(h.fake.conns) == 1  # the connection stayed up
+        await wait_until(lambda: len(_frames(h.books, BookFrame)) == 1)
+        assert h.events(h.books) == [("up", h.events(h.trades)[0][1])]
+        assert h.health.counters["subscribe_retries"] >= 2
+
+
+async def test_missing_ack_reconnects(tmp_path: Path) -> None:
+    async with running(tmp_path, subscribe_timeout_s=0.2) as h:
+        h.fake.ack = False
+        await wait_until(lambda: len(h.fake.on("public")) >= 3)
+        assert h.health.counters["subscribe_timeouts"] >= 2
+        assert h.health.state == "starting"  # never was running
+        h.fake.ack = True
+        await wait_until(lambda: h.health.state == "running")
+        assert h.health.counters["reconnects"] >= 2
+        # no `up` was ever sent for the unsubscribed connections, so no `down` either
+        assert [s for s, _ in h.events(h.books)] == ["up"]
+
+
+async def test_ping_pong_keeps_a_quiet_connection(tmp_path: Path) -> None:
+    async with running(tmp_path, ping_after_s=0.1, pong_timeout_s=0.3) as h:
+        await wait_until(lambda: h.health.state == "running")
+        await wait_until(lambda: all(c.received.count("ping") >= 3 for c in h.fake.conns))
+        assert len(h.fake.conns) == 2  # nothing reconnected
+        assert h.health.counters["pings_sent"] >= 6
+        assert h.health.counters["pongs"] >= 5
+
+
+async def test_no_pong_reconnects_with_a_new_epoch(tmp_path: Path) -> None:
+    async with running(tmp_path, ping_after_s=0.1, pong_timeout_s=0.2) as h:
+        await wait_until(lambda: h.health.state == "running")
+        h.fake.pong = False
+        await wait_until(lambda: len(h.fake.on("public")) >= 2)
+        await h.fake.on("public")[0].closed.wait()
+        h.fake.pong = True
+        await wait_until(lambda: len(h.events(h.books)) >= 3)
+        (up1, e1), (down, e1b), (up2, e2) = h.events(h.books)[:3]
+        assert (up1, down, up2) == ("up", "down", "up") and e1 == e1b and e2 > e1
+        down_ev = [m for m in h.books if isinstance(m, ConnectionEvent)][1]
+        assert "pong" in down_ev.reason
+        assert h.health.counters["pong_timeouts"] >= 1
+        assert h.health.counters["reconnects"] >= 1
+
+
+async def test_peer_close_sends_down_then_up_and_frames_keep_their_epoch(tmp_path: Path) -> None:
+    async with running(tmp_path) as h:
+        await wait_until(lambda: h.health.state == "running")
+        first = await h.fake.publish_trade()
+        await wait_until(lambda: len(_frames(h.trades, TradeFrame)) == 1)
+        await h.fake.on("business")[0].ws.aclose(4006)
+        await wait_until(lambda: len(h.events(h.trades)) == 3)
+        second = await h.fake.publish_trade()
+        await wait_until(lambda: len(_frames(h.trades, TradeFrame)) == 2)
+        kinds = [
+            (m.state, m.epoch)
+            if isinstance(m, ConnectionEvent)
+            else (m.rows[0]["tradeId"], m.epoch)
+            for m in h.trades
+        ]
+        e1, e2 = kinds[0][1], kinds[3][1]
+        assert kinds == [("up", e1), (str(first), e1), ("down", e1), ("up", e2), (str(second), e2)]
+        assert e2 > e1
+        assert h.events(h.books) == [("up", h.events(h.books)[0][1])]  # public untouched
+
+
+async def test_resubscribe_requests_are_rate_limited_and_coalesced(tmp_path: Path) -> None:
+    async with running(tmp_path, resubscribe_min_interval_s=0.5) as h:
+        await wait_until(lambda: h.health.state == "running")
+        [pub] = h.fake.on("public")
+        start = trio.current_time()
+        for _ in range(5):
+            await h.resubscribe.send(Resubscribe(INST, "books", "gap"))
+        await wait_until(lambda: len(pub.ops("unsubscribe")) == 1)
+        await wait_until(lambda: len(pub.ops("unsubscribe")) == 2)
+        assert trio.current_time() - start >= 0.5
+        await trio.sleep(0.6)
+        assert pub.ops("unsubscribe") == ["books", "books"]
+        assert pub.ops("subscribe") == ["books"] * 3
+        assert h.health.counters["resubscribes"] == 2
+        assert h.health.counters["resubscribes_coalesced"] == 3
+        # each resubscribe brought a fresh snapshot on the same connection, no new `up`
+        snaps = [f for f in _frames(h.books, BookFrame) if f.action == "snapshot"]
+        assert len(snaps) == 3 and len(h.fake.on("public")) == 1
+        assert [s for s, _ in h.events(h.books)] == ["up"]
+        await h.resubscribe.send(Resubscribe("ETH-USDT-SWAP", "books", "not mine"))
+        await wait_until(lambda: "ignored" in (h.health.last_error or ""))
+
+
+async def test_silent_subscription_is_resubscribed_not_reconnected(tmp_path: Path) -> None:
+    async with running(tmp_path, book_silence_s=0.3) as h:
+        await wait_until(lambda: h.health.counters.get("silence_resubscribes", 0) >= 1)
+        [pub] = h.fake.on("public")
+        assert pub.ops("unsubscribe") == ["books"]
+        assert len(h.fake.conns) == 2
+        # trades (watchdog off by default) were never touched
+        assert h.fake.on("business")[0].ops("unsubscribe") == []
+
+
+async def test_bad_frames_are_quarantined_and_capture_goes_on(tmp_path: Path) -> None:
+    async with running(tmp_path) as h:
+        await wait_until(lambda: h.health.state == "running")
+        [bus] = h.fake.on("business")
+        await bus.send("{not json")
+        await bus.send({"arg": {"channel": "trades-all", "instId": "ETH-USDT-SWAP"}, "data": []})
+        await bus.send({"arg": {"channel": "tickers", "instId": INST}, "data": []})
+        await h.fake.on("public")[0].send(
+            {"arg": {"channel": "books", "instId": INST}, "data": [{"seqId": 1}]}
+        )
+        tid = await h.fake.publish_trade()
+        await wait_until(lambda: len(_frames(h.trades, TradeFrame)) == 1)
+        await wait_until(lambda: h.health.counters.get("quarantined", 0) == 4)
+        reasons = [q["reason"] for q in h.quarantined()]
+        assert "malformed JSON" in reasons[0]
+        assert "ETH-USDT-SWAP" in reasons[1]
+        assert "tickers" in reasons[2]
+        assert "without action" in reasons[3]
+        assert {q["raw"] for q in h.quarantined()} >= {"{not json"}
+        assert _frames(h.trades, TradeFrame)[0].rows[0]["tradeId"] == str(tid)
+        assert len(h.fake.conns) == 2
+
+
+async def test_notice_switches_make_before_break(tmp_path: Path) -> None:
+    async with running(tmp_path, trades_channel="trades") as h:
+        await wait_until(lambda: h.health.state == "running")
+        published: list[int] = []
+        done = trio.Event()
+
+        async def publisher() -> None:
+            while not done.is_set():
+                await h.fake.publish_book()
+                published.append(await h.fake.publish_trade("trades"))
+                await trio.sleep(0.005)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(publisher)
+            await trio.sleep(0.1)
+            old = h.fake.conns[0]
+            await old.send({"event": "notice", "code": "64008", "msg": "upgrade", "connId": "x"})
+            await old.closed.wait()  # the actor closes the old one itself once switched
+            await trio.sleep(0.1)
+            done.set()
+        await trio.sleep(0.1)
+
+        assert len(h.fake.conns) == 2
+        assert h.health.counters["switches"] == 1
+        epochs = [e for _, e in h.events(h.books)]
+        assert [s for s, _ in h.events(h.books)] == ["up", "up"]  # no `down`
+        assert [s for s, _ in h.events(h.trades)] == ["up", "up"] and epochs[1] > epochs[0]
+        # one linked book stream, epoch switch exactly at the new snapshot
+        frames = _frames(h.books, BookFrame)
+        last_seq: int | None = None
+        epoch = epochs[0]
+        for f in frames:
+            row = f.rows[0]
+            if f.action == "snapshot":
+                last_seq = row["seqId"]
+                epoch = f.epoch
+                continue
+            assert f.epoch == epoch
+            assert row["prevSeqId"] == last_seq
+            last_seq = row["seqId"]
+        assert [f.epoch for f in frames if f.action == "snapshot"] == epochs
+        up2 = next(i for i, m in enumerate(h.books) if isinstance(m, ConnectionEvent) and i > 0)
+        after = h.books[up2 + 1]
+        assert isinstance(after, BookFrame) and after.action == "snapshot"
+        assert after.epoch == epochs[1]
+        # every published trade arrived at least once
+        got = {int(f.rows[0]["tradeId"]) for f in _frames(h.trades, TradeFrame)}
+        assert set(published) <= got
