@@ -28,6 +28,7 @@ from rq_actors.messages import BookInbox, Resubscribe, TradeInbox
 from rq_actors.metrics.jobs import make_job
 from rq_actors.okx.rest import OkxRest
 from rq_actors.supervisor import ActorSpec, GroupSetupError
+from rq_actors.testing_hooks import TestHooks
 from rq_actors.vault.paths import VaultPaths
 from rq_actors.vault.quarantine import QuarantineLog
 
@@ -43,8 +44,15 @@ async def open_rest(config: Config) -> AsyncIterator[OkxRest]:
 
 
 async def build_group(
-    inst_id: str, health_log: HealthLog, *, config: Config, paths: VaultPaths, rest: OkxRest
+    inst_id: str,
+    health_log: HealthLog,
+    *,
+    config: Config,
+    paths: VaultPaths,
+    rest: OkxRest,
+    hooks: TestHooks | None = None,
 ) -> list[ActorSpec]:
+    hooks = hooks or TestHooks()
     try:
         meta = await load_instrument_meta(rest, paths, inst_id)
     except InstrumentMetaError as exc:
@@ -56,7 +64,7 @@ async def build_group(
     resub_send, resub_recv = trio.open_memory_channel[Resubscribe](64)
     # which metric jobs each derived actor drives (candles live with the wicks, SPEC §2)
     derived = {"cvd": ["cvd"], "vwap": ["vwap"], "wicks": ["candles"]}
-    feeds = {name: LiveFeed(name) for name in derived}
+    feeds = {name: LiveFeed(name, hooks.feed_capacity) for name in derived}
 
     def derived_spec(name: str) -> ActorSpec:
         return ActorSpec(
@@ -67,6 +75,7 @@ async def build_group(
                 feeds[name],
                 paths,
                 h,
+                slowdown_s=hooks.derived_slowdown_s.get(name, 0.0),
             ),
         )
 

@@ -15,6 +15,8 @@ from typing import Any
 import attrs
 import cattrs
 
+from rq_actors.sim.options import FaultOptions
+
 INST_ID_PATTERN = re.compile(r"^[A-Z0-9]+(-[A-Z0-9_]+){1,3}$")
 TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h", "1d")
 
@@ -189,6 +191,9 @@ class SimulatorConfig:
     trades_per_s: float = attrs.field(default=20.0, validator=_positive)
     book_interval_ms: int = attrs.field(default=100, validator=_at_least(1))
     nonzero_checksums: bool = False
+    speed: float = attrs.field(default=1.0, validator=_positive)  # market time × trio time
+    start_ms: int | None = None  # event time at start; None = the wall clock
+    faults: FaultOptions = attrs.field(factory=FaultOptions)  # see rq_actors/sim/options.py
 
 
 def _inst_ids(_inst: Any, attribute: attrs.Attribute[Any], value: list[str]) -> None:

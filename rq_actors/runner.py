@@ -12,6 +12,7 @@ import trio
 from rq_actors.config import Config
 from rq_actors.health import HealthLog
 from rq_actors.supervisor import Supervisor
+from rq_actors.testing_hooks import TestHooks
 from rq_actors.vault.paths import VaultPaths
 
 
@@ -32,6 +33,9 @@ async def start_simulator(nursery: trio.Nursery, config: Config) -> Config:
         trades_per_s=config.simulator.trades_per_s,
         book_interval_ms=config.simulator.book_interval_ms,
         nonzero_checksums=config.simulator.nonzero_checksums,
+        speed=config.simulator.speed,
+        start_ms=config.simulator.start_ms,
+        faults=config.simulator.faults,
     )
     sim = await nursery.start(Simulator(opts).serve)
     return with_simulator_urls(config, sim.ws_public_url, sim.ws_business_url, sim.rest_url)
@@ -45,8 +49,23 @@ async def _stop_on_signal(supervisor: Supervisor) -> None:
             return
 
 
-async def run_live(config: Config, *, handle_signals: bool = True) -> None:
-    """Run the whole live system until SIGINT/SIGTERM (or cancellation)."""
+async def _stop_on_event(stop: trio.Event, supervisor: Supervisor) -> None:
+    await stop.wait()
+    supervisor.request_shutdown()
+
+
+async def run_live(
+    config: Config,
+    *,
+    handle_signals: bool = True,
+    stop: trio.Event | None = None,
+    hooks: TestHooks | None = None,
+    task_status: trio.TaskStatus[Config] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the whole live system until SIGINT/SIGTERM, `stop` is set, or cancellation.
+
+    `task_status.started` hands out the effective config (simulator URLs filled in).
+    """
     from rq_actors.app import build_group, open_rest
 
     async with trio.open_nursery() as nursery:
@@ -59,13 +78,16 @@ async def run_live(config: Config, *, handle_signals: bool = True) -> None:
         async with open_rest(config) as rest:
             supervisor = Supervisor(
                 config.instruments,
-                partial(build_group, config=config, paths=paths, rest=rest),
+                partial(build_group, config=config, paths=paths, rest=rest, hooks=hooks),
                 config.supervisor,
                 health_log,
                 health_interval_s=config.health.interval_s,
             )
             if handle_signals:
                 nursery.start_soon(_stop_on_signal, supervisor)
+            if stop is not None:
+                nursery.start_soon(_stop_on_event, stop, supervisor)
+            task_status.started(config)
             try:
                 await supervisor.run()
             finally:

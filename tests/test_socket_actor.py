@@ -67,6 +67,7 @@ class FakeOkx:
         self.refuse: dict[str, str] = {}  # channel -> error code
         self.ack = True
         self.pong = True
+        self.snapshots = True  # send a books snapshot right after each books ack
         self.seq = 1000
         self.trade_id = 5000
         self.port = 0
@@ -119,8 +120,11 @@ class FakeOkx:
             conn.subs.discard(channel)
             return
         conn.subs.add(channel)
-        if channel == "books":
-            await conn.send(self._book("snapshot", -1, self.seq))
+        if channel == "books" and self.snapshots:
+            await self.send_snapshot(conn)
+
+    async def send_snapshot(self, conn: FakeConn) -> None:
+        await conn.send(self._book("snapshot", -1, self.seq))
 
     def _book(self, action: str, prev: int, seq: int) -> dict[str, Any]:
         row = {"asks": [], "bids": [], "ts": "1700000000000", "checksum": 0}
@@ -447,3 +451,85 @@ async def test_notice_switches_make_before_break(tmp_path: Path) -> None:
         # every published trade arrived at least once
         got = {int(f.rows[0]["tradeId"]) for f in _frames(h.trades, TradeFrame)}
         assert set(published) <= got
+
+
+NOTICE = {"event": "notice", "code": "64008", "msg": "upgrade", "connId": "x"}
+
+
+async def test_refused_replacement_is_retried_while_the_old_one_serves(tmp_path: Path) -> None:
+    async with running(tmp_path) as h:
+        await wait_until(lambda: h.health.state == "running")
+        [old] = h.fake.on("public")
+        h.fake.refuse["books"] = "60018"
+        await old.send(NOTICE)
+        await wait_until(lambda: len(h.fake.on("public")) >= 3)  # refused, retried
+        await h.fake.publish_book()  # the old connection still delivers
+        await wait_until(lambda: len(_frames(h.books, BookFrame)) == 2)
+        assert not old.closed.is_set()
+        del h.fake.refuse["books"]
+        await old.closed.wait()
+        await wait_until(lambda: len(h.events(h.books)) == 2)
+        (s1, e1), (s2, e2) = h.events(h.books)
+        assert (s1, s2) == ("up", "up") and e2 > e1
+        assert h.health.counters["switches"] == 1
+        assert h.health.state == "running"
+        assert h.health.counters.get("reconnects", 0) == 0
+
+
+async def test_old_connection_dying_before_the_switch(tmp_path: Path) -> None:
+    async with running(tmp_path, trades_channel="trades") as h:
+        await wait_until(lambda: h.health.state == "running")
+        [old] = h.fake.conns
+        h.fake.snapshots = False
+        await old.send(NOTICE)
+        await wait_until(
+            lambda: len(h.fake.conns) == 2 and h.fake.conns[1].subs == {"books", "trades"}
+        )
+        new = h.fake.conns[1]
+        # trades switched at the ack (both connections deliver); books wait for a snapshot
+        await wait_until(lambda: len(h.events(h.trades)) == 2)
+        await old.ws.aclose(4006)
+        await wait_until(lambda: len(h.events(h.books)) == 2)
+        (s1, e1), (s2, e2) = h.events(h.books)
+        assert (s1, s2) == ("up", "down") and e1 == e2  # the book stream really stopped
+        await h.fake.send_snapshot(new)
+        await wait_until(lambda: len(h.events(h.books)) == 3)
+        assert h.events(h.books)[2][0] == "up" and h.events(h.books)[2][1] > e1
+        assert isinstance(h.books[-1], BookFrame) and h.books[-1].action == "snapshot"
+        # trades never went down: the new connection was already current for them
+        assert [s for s, _ in h.events(h.trades)] == ["up", "up"]
+        assert len(h.fake.conns) == 2
+        assert h.health.state == "running"
+
+
+async def test_stopping_leaves_outputs_open_and_says_down(tmp_path: Path) -> None:
+    async with trio.open_nursery() as nursery:
+        fake = await nursery.start(FakeOkx().serve)
+        trades_send, trades_recv = trio.open_memory_channel[TradeInbox](100)
+        book_send, book_recv = trio.open_memory_channel[BookInbox](100)
+        _resub_send, resub_recv = trio.open_memory_channel[Resubscribe](10)
+        health = null_reporter("socket", INST)
+        quarantine = QuarantineLog(VaultPaths(tmp_path), INST)
+        actor = SocketActor(
+            INST, make_config(fake), trades_send, book_send, resub_recv, quarantine, health
+        )
+        async with trio.open_nursery() as inner:
+            inner.start_soon(actor.run)
+            await wait_until(lambda: health.state == "running")
+            inner.cancel_scope.cancel()
+        # the supervisor owns the channels: still open after the actor stopped
+        trades_send.send_nowait(ConnectionEvent(INST, "business", 0, "down", "sentinel"))
+        book_send.send_nowait(ConnectionEvent(INST, "public", 0, "down", "sentinel"))
+        for recv in (trades_recv, book_recv):
+            events = []
+            while not events or events[-1].reason != "sentinel":
+                msg = recv.receive_nowait()
+                if isinstance(msg, ConnectionEvent):
+                    events.append(msg)
+            assert [(e.state, e.reason) for e in events] == [
+                ("up", ""),
+                ("down", "socket actor stopped"),
+                ("down", "sentinel"),
+            ]
+            assert events[0].epoch == events[1].epoch
+        nursery.cancel_scope.cancel()

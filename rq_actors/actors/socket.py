@@ -311,6 +311,8 @@ class _EndpointRunner:
 
     async def on_subscribed(self, conn: Connection, channel: str) -> None:
         kind = self._actor.kind_of(channel)
+        if conn.close_reason is not None:
+            return  # a late ack on a connection that is already going away announces nothing
         if not (conn.standby and kind == "books"):  # a replacement's books wait for its snapshot
             await self._announce(kind, conn)
             self._finish_switch_if_done(conn)
@@ -319,7 +321,7 @@ class _EndpointRunner:
     async def on_frame(self, conn: Connection, frame: DataFrame) -> None:
         kind: Kind = "books" if isinstance(frame, BookFrame) else "trades"
         if kind == "books" and conn.standby and self._board.current("books") != conn.epoch:
-            if not (conn.books_acked and frame.action == "snapshot"):
+            if not (conn.books_acked and frame.action == "snapshot") or conn.close_reason:
                 self._actor.health.incr("frames_held_back")
                 return
             # The switch point: from here on the consumers get this connection's book stream,

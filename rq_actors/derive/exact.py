@@ -106,7 +106,7 @@ def sqrt_ratio_half_even(num: int, den: int) -> int:
     root = isqrt(num // den)
     lhs = 4 * num
     rhs = (2 * root + 1) ** 2 * den
-    if lhs > rhs:
+    if lhs > rhs or (lhs == rhs and root & 1):
         root += 1
     return root
 

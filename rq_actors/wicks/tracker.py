@@ -170,7 +170,7 @@ class WickTracker:
         for live in self._pending:
             w = live.wick
             if w.side == "upper":
-                beyond, broken = self._m_high > w.tip, self._m_close > w.tip
+                beyond, broken = self._m_high > w.tip, self._m_close >= w.tip
             else:
                 beyond, broken = self._m_low < w.tip, self._m_close < w.tip
             live.variant = "broken" if broken else "swept" if beyond else "tip_exact"
@@ -227,7 +227,7 @@ class WickTracker:
             self._m_high = max(self._m_high, price)
             self._m_low = min(self._m_low, price)
         self._m_close = price
-        pass
+        self._hi.push(price)
         self._lo.push(price)
         near = self.near_ticks
         # upper: near-miss or touch when tip ≤ price + near; touch when tip ≤ price
