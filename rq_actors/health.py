@@ -14,6 +14,7 @@ import orjson
 
 from rq_actors.messages import HealthReport
 from rq_actors.timefmt import iso_ms
+from rq_actors.vault.files import repair_torn_tail
 
 STATES = ("starting", "running", "lagging", "recovering", "restarting", "stopped", "failed")
 
@@ -38,6 +39,7 @@ class HealthLog:
         self._file: IO[bytes] | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+            repair_torn_tail(path)  # a SIGKILL mid-line must not glue two lines together
             self._file = path.open("ab")
         self.reporters: list[HealthReporter] = []
 

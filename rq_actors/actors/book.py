@@ -33,7 +33,7 @@ from rq_actors.book.sync import BookSync, Outcome
 from rq_actors.config import Config
 from rq_actors.health import HealthReporter
 from rq_actors.messages import BookFrame, BookInbox, ConnectionEvent, Resubscribe
-from rq_actors.timefmt import MS_PER_HOUR
+from rq_actors.timefmt import MS_PER_HOUR, iso_ms
 from rq_actors.vault.files import JsonlAppender, last_line, repair_torn_tail
 from rq_actors.vault.paths import VaultPaths
 from rq_actors.vault.quarantine import QuarantineLog
@@ -231,6 +231,8 @@ class BookActor:
         sync = self.sync
         if not sync.live or sync.version == self._written_version or sync.ts_ms is None:
             return
+        if iso_ms(sync.ts_ms) == self._last_written_ts:
+            return  # same timestamp_utc as the last record: wait for a newer message
         record = sync.record()
         if record is None:
             return

@@ -44,20 +44,39 @@ def prepare_levels(raw: Any, side: str) -> list[PreparedLevel]:
         raise LevelError(f"{side} is not a list")
     out: list[PreparedLevel] = []
     match = _DECIMAL.fullmatch
+    keys = _PRICE_KEYS
     for i, level in enumerate(raw):
         if not isinstance(level, list) or len(level) != LEVEL_FIELDS:
             raise LevelError(f"{side}[{i}] is not a [px, sz, liq, numOrders] list")
         px, sz, liq, orders = level
         if not (type(px) is str and type(sz) is str and type(liq) is str and type(orders) is str):
             raise LevelError(f"{side}[{i}] has a non-string field")
-        if match(px) is None or match(sz) is None:
-            raise LevelError(f"{side}[{i}] price/size {px!r}/{sz!r} is not a plain decimal")
-        key = Decimal(px)
-        if not key:
-            raise LevelError(f"{side}[{i}] price {px!r} is not positive")
+        if match(sz) is None:
+            raise LevelError(f"{side}[{i}] size {sz!r} is not a plain decimal")
+        key = keys.get(px)
+        if key is None:
+            key = _price_key(px, f"{side}[{i}]")
         # After the regex, a string of only zeros and a dot is exactly zero.
         out.append((key, level, not sz.strip("0.")))
     return out
+
+
+# Validated price string → key. A book touches the same few hundred prices over and over, so
+# this skips the regex and the Decimal parse for almost every level. Bounded: cleared when full.
+_PRICE_KEYS: dict[str, Decimal] = {}
+_PRICE_KEYS_MAX = 50_000
+
+
+def _price_key(px: str, where: str) -> Decimal:
+    if _DECIMAL.fullmatch(px) is None:
+        raise LevelError(f"{where} price {px!r} is not a plain decimal")
+    key = Decimal(px)
+    if not key:
+        raise LevelError(f"{where} price {px!r} is not positive")
+    if len(_PRICE_KEYS) >= _PRICE_KEYS_MAX:
+        _PRICE_KEYS.clear()
+    _PRICE_KEYS[px] = key
+    return key
 
 
 class _Side:
