@@ -213,7 +213,7 @@ levels_st = st.lists(
 message_st = st.tuples(st.booleans(), levels_st, levels_st)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(depth=st.integers(1, 8), messages=st.lists(message_st, min_size=1, max_size=25))
 def test_model_matches_naive_book(
     depth: int, messages: list[tuple[bool, list[list[str]], list[list[str]]]]

@@ -35,7 +35,8 @@ INSTRUMENTS = [
 ]
 DAY0 = 20_436 * MS_PER_DAY  # 2025-12-14T00:00:00Z
 TF_MINUTES = {"1m": 1, "5m": 5, "15m": 15, "1h": 60, "4h": 240, "1d": 1440}
-SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SLOW = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SLOWER = settings(SLOW, max_examples=35)
 
 
 def fstr(x: Fraction) -> str:
@@ -287,7 +288,7 @@ def _calculators(meta: InstrumentMeta) -> list[tuple[type, dict[str, Any]]]:
     ]
 
 
-@SLOW
+@SLOWER
 @given(streams(max_trades=80), st.data())
 def test_resume_from_state_equals_one_run(
     stream: tuple[InstrumentMeta, list[Trade]], data: st.DataObject

@@ -208,15 +208,15 @@ async def test_scheduled_disconnects_and_resets(autojump_clock, nursery) -> None
 
 
 async def test_full_send_queue_closes_with_4005(autojump_clock, nursery) -> None:
-    # One request yields ack + snapshot per arg at once: more than a 3-frame queue holds.
-    sim = await start_sim(nursery, instruments=[BTC, ETH], send_queue=3)
+    # One request queues 6 frames at once (4 acks, 2 snapshots): more than 2 + 1 in flight.
+    sim = await start_sim(nursery, instruments=[BTC, ETH], send_queue=2)
     async with open_websocket_url(sim.ws_public_url) as ws:
-        await subscribe(ws, ("books", BTC), ("books", ETH))
+        await subscribe(ws, ("books", BTC), ("books", ETH), ("trades", BTC), ("trades", ETH))
         assert await _closed_code(ws) == 4005
 
 
 async def test_slow_client_does_not_stall_others(autojump_clock, nursery) -> None:
-    sim = await start_sim(nursery, instruments=[BTC], trades_per_s=200)
+    sim = await start_sim(nursery, instruments=[BTC], trades_per_s=100)
     async with (
         open_websocket_url(sim.ws_public_url) as sleeper,
         open_websocket_url(sim.ws_public_url) as reader,
@@ -225,7 +225,7 @@ async def test_slow_client_does_not_stall_others(autojump_clock, nursery) -> Non
         await subscribe(reader, ("books", BTC))
         client = ClientBook()
         t0 = trio.current_time()
-        frames = await _book_frames(reader, 600)
+        frames = await _book_frames(reader, 300)
         for frame in frames:
             assert client.apply(frame)
         span_ms = int(frames[-1]["data"][0]["ts"]) - int(frames[1]["data"][0]["ts"])

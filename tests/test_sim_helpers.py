@@ -25,7 +25,9 @@ async def start_sim(nursery: trio.Nursery, **kwargs: Any) -> Simulator:
     return started
 
 
-async def subscribe(ws: WebSocketConnection, *args: tuple[str, str], req_id: str | None = None):
+async def subscribe(
+    ws: WebSocketConnection, *args: tuple[str, str], req_id: str | None = None
+) -> None:
     req: dict[str, Any] = {
         "op": "subscribe",
         "args": [{"channel": c, "instId": i} for c, i in args],

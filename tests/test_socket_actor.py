@@ -71,6 +71,8 @@ class FakeOkx:
         self.seq = 1000
         self.trade_id = 5000
         self.port = 0
+        # a snapshot must not slip between an update's seq bump and its fan-out
+        self._book_lock = trio.Lock()
 
     async def serve(
         self, *, task_status: trio.TaskStatus[FakeOkx] = trio.TASK_STATUS_IGNORED
@@ -119,9 +121,10 @@ class FakeOkx:
         if op == "unsubscribe":
             conn.subs.discard(channel)
             return
-        conn.subs.add(channel)
-        if channel == "books" and self.snapshots:
-            await self.send_snapshot(conn)
+        async with self._book_lock:
+            conn.subs.add(channel)
+            if channel == "books" and self.snapshots:
+                await self.send_snapshot(conn)
 
     async def send_snapshot(self, conn: FakeConn) -> None:
         await conn.send(self._book("snapshot", -1, self.seq))
@@ -135,10 +138,11 @@ class FakeOkx:
         }
 
     async def publish_book(self) -> None:
-        prev, self.seq = self.seq, self.seq + 7
-        for conn in list(self.conns):
-            if "books" in conn.subs:
-                await conn.send(self._book("update", prev, self.seq))
+        async with self._book_lock:
+            prev, self.seq = self.seq, self.seq + 7
+            for conn in list(self.conns):
+                if "books" in conn.subs:
+                    await conn.send(self._book("update", prev, self.seq))
 
     async def publish_trade(self, channel: str = "trades-all") -> int:
         self.trade_id += 1
@@ -374,6 +378,7 @@ async def test_silent_subscription_is_resubscribed_not_reconnected(tmp_path: Pat
     async with running(tmp_path, book_silence_s=0.3) as h:
         await wait_until(lambda: h.health.counters.get("silence_resubscribes", 0) >= 1)
         [pub] = h.fake.on("public")
+        await wait_until(lambda: len(pub.ops("subscribe")) == 2)
         assert pub.ops("unsubscribe") == ["books"]
         assert len(h.fake.conns) == 2
         # trades (watchdog off by default) were never touched

@@ -13,7 +13,7 @@ import trio.testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_trade_support import FakeHistory, Harness, fill_row, frame, up
+from tests.test_trade_support import FakeHistory, Harness, SlowHistory, fill_row, frame, up
 
 
 @st.composite
@@ -73,9 +73,10 @@ def test_vault_is_strictly_increasing_and_exactly_once(case: tuple[int, Any, boo
 
 
 @st.composite
-def _aggregated(draw: st.DrawFn) -> tuple[list[list[int]], list[Any], bool]:
-    """(taker groups of fill ids, live messages, REST works). Consecutive groups sometimes share
-    (ts, px, side), so REST re-aggregation may merge them: only coverage is then canonical."""
+def _aggregated(draw: st.DrawFn) -> tuple[list[list[int]], list[Any], bool, float]:
+    """(taker groups of fill ids, live messages, REST works, REST delay). Consecutive groups
+    sometimes share (ts, px, side), so REST re-aggregation may merge them: only coverage is then
+    canonical. A slow REST lets live rows arrive inside a hole while it is being fetched."""
     sizes = draw(st.lists(st.integers(1, 4), min_size=1, max_size=40))
     groups: list[list[int]] = []
     next_id = 1
@@ -95,9 +96,9 @@ def _aggregated(draw: st.DrawFn) -> tuple[list[list[int]], list[Any], bool]:
         last = groups[g][-1]
         row = {**_agg_fill(last, g), "sz": str(len(groups[g])), "count": str(len(groups[g]))}
         messages.append(frame([row], channel="trades"))
-        if draw(st.integers(0, 6)) == 0:
-            messages.append(draw(st.sampled_from([0.3, 2.0])))
-    return groups, messages, draw(st.booleans())
+        if draw(st.integers(0, 3)) == 0:
+            messages.append(draw(st.sampled_from([0.3, 1.2, 2.0])))
+    return groups, messages, draw(st.booleans()), draw(st.sampled_from([0.0, 0.5, 3.0]))
 
 
 def _agg_fill(trade_id: int, group: int) -> dict[str, Any]:
@@ -112,14 +113,15 @@ def _agg_fill(trade_id: int, group: int) -> dict[str, Any]:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(_aggregated())
-def test_aggregated_channel_never_double_counts(case: tuple[Any, Any, bool]) -> None:
-    groups, messages, rest_works = case
+def test_aggregated_channel_never_double_counts(case: tuple[Any, Any, bool, float]) -> None:
+    groups, messages, rest_works, delay_s = case
     group_of = {i: g for g, ids in enumerate(groups) for i in ids}
     history = FakeHistory([_agg_fill(i, group_of[i]) for ids in groups for i in ids])
     history.fail = None if rest_works else "error"
 
     async def main(root: Path) -> list[dict[str, Any]]:
-        h = Harness(root, history, channel="trades", rest_kwargs={"max_attempts": 2})
+        rest = {"max_attempts": 2, "transport": SlowHistory(history, delay_s)}
+        h = Harness(root, history, channel="trades", rest_kwargs=rest)
         await h.run([*messages, 5.0])
         return h.vault_records()
 

@@ -102,6 +102,20 @@ class FakeHistory:
         return OkxRest("http://okx.test", **kwargs)
 
 
+class SlowHistory(httpx.AsyncBaseTransport):
+    """The fake history, but every answer takes `delay_s` of trio time."""
+
+    def __init__(self, history: FakeHistory, delay_s: float) -> None:
+        self.history = history
+        self.delay_s = delay_s
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await trio.sleep(self.delay_s)
+        response = self.history.handler(request)
+        await response.aread()
+        return response
+
+
 def _envelope(code: str, msg: str, data: list[Any], status: int = 200) -> httpx.Response:
     return httpx.Response(status, content=orjson.dumps({"code": code, "msg": msg, "data": data}))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 import trio
@@ -20,6 +19,7 @@ from tests.test_trade_support import (
     META,
     FakeHistory,
     Harness,
+    SlowHistory,
     fill_row,
     frame,
     trade,
@@ -244,26 +244,12 @@ async def test_trades_held_at_shutdown_are_recovered_after_restart(
     assert h.vault_ids() == list(range(1, 21))
 
 
-class _SlowHistory(httpx.AsyncBaseTransport):
-    """The fake history, but every answer takes `delay_s` of trio time."""
-
-    def __init__(self, history: FakeHistory, delay_s: float) -> None:
-        self.history = history
-        self.delay_s = delay_s
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await trio.sleep(self.delay_s)
-        response = self.history.handler(request)
-        await response.aread()
-        return response
-
-
 async def test_live_trades_arriving_during_a_backfill_fill_the_gap(
     tmp_path: Path, autojump_clock: Any
 ) -> None:
     history = FakeHistory([fill_row(i) for i in range(1, 12)])  # REST lags: knows up to 11
     h = Harness(tmp_path, history)
-    h.rest_kwargs = {"transport": _SlowHistory(history, 2.0), "max_attempts": 1}
+    h.rest_kwargs = {"transport": SlowHistory(history, 2.0), "max_attempts": 1}
     messages = _frames(range(1, 6)) + _frames([20]) + [1.5]  # hole 6..19: backfill starts
     messages += [*_frames([14, 15]), 5.0]  # the other connection delivers 14, 15 meanwhile
     await h.run(messages)
@@ -276,7 +262,7 @@ async def test_live_trades_arriving_during_a_backfill_fill_the_gap(
 async def test_backfill_time_is_bounded(tmp_path: Path, autojump_clock: Any) -> None:
     history = FakeHistory([fill_row(i) for i in range(1, 40)])
     h = Harness(tmp_path, history, backfill_timeout_s=3.0)
-    h.rest_kwargs = {"transport": _SlowHistory(history, 60.0)}
+    h.rest_kwargs = {"transport": SlowHistory(history, 60.0)}
     start = trio.current_time()
     await h.run(_frames(range(1, 6)) + _frames(range(9, 12)) + [6.0] + _frames([12]))
     assert h.vault_ids() == [1, 2, 3, 4, 5, 9, 10, 11, 12]
@@ -326,10 +312,30 @@ async def test_live_trades_inside_an_unrecoverable_range_are_not_gaps(
     history = FakeHistory([fill_row(i) for i in range(1, 30)])
     history.fail = "error"
     h = Harness(tmp_path, history)
-    h.rest_kwargs = {"transport": _SlowHistory(history, 2.0), "max_attempts": 1}
+    h.rest_kwargs = {"transport": SlowHistory(history, 2.0), "max_attempts": 1}
     messages = _frames(range(1, 6)) + _frames([20]) + [1.5] + _frames([14, 15]) + [5.0]
     await h.run(messages)
     assert h.vault_ids() == [1, 2, 3, 4, 5, 14, 15, 20]
     gaps = [(g["from_trade_id"], g["to_trade_id"]) for g in h.quarantine_records()]
     assert gaps == [("6", "13"), ("16", "19")]
     assert h.health.counters["gaps"] == 2
+
+
+async def test_aggregated_live_row_arriving_during_backfill_wins(
+    tmp_path: Path, autojump_clock: Any
+) -> None:
+    # Fills 11..14 share (ts, px, side): REST alone would make one row of them. The live row
+    # 14 (count 2, fills 13..14) arrives while the hole 11..14 is being fetched, so REST keeps
+    # only 11..12, as their own row, and nothing is stood for twice.
+    same = {"ts": BASE_TS, "sz": "1", "side": "buy"}
+    history = FakeHistory([fill_row(i, **same) for i in range(1, 21)])
+    h = Harness(tmp_path, history, channel="trades")
+    h.rest_kwargs = {"transport": SlowHistory(history, 2.0)}
+
+    def agg(last: int, count: int) -> Any:
+        row = {**fill_row(last, **same), "sz": str(count), "count": str(count)}
+        return frame([row], "trades")
+
+    await h.run([agg(10, 10), agg(16, 2), 1.5, agg(14, 2), 5.0])
+    records = [(r["trade_id"], r["count"], r["qty_contracts"]) for r in h.vault_records()]
+    assert records == [("10", 10, "10"), ("12", 2, "2"), ("14", 2, "2"), ("16", 2, "2")]

@@ -78,6 +78,12 @@ class Ref:
             return None
         return w.tip - ext if w.side == "upper" else ext - w.tip
 
+    def approach(self, w: Wick, r: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "tip_distance_ticks": self.dist(w, r["ext"]),
+            "fill_fraction": self.fill(w, r["ext"]),
+        }
+
     def ident(self, w: Wick) -> dict[str, Any]:
         return {
             "id": w.id,
@@ -108,10 +114,17 @@ class Ref:
                     else:
                         beyond, broken = lo < w.tip, close < w.tip
                     r["variant"] = "broken" if broken else "swept" if beyond else "tip_exact"
-                    self.ev(out, "touched", start + M, r, touched_at=iso_ms(r["touched"]),
-                            trade_id=str(r["tid"]), price=self.px(r["tpx"]), variant=r["variant"],
-                            minute_open_utc=iso_s(start), minute_high=self.px(hi),
-                            minute_low=self.px(lo), minute_close=self.px(close))  # fmt: skip
+                    fields = {
+                        "touched_at": iso_ms(r["touched"]),
+                        "trade_id": str(r["tid"]),
+                        "price": self.px(r["tpx"]),
+                        "variant": r["variant"],
+                        "minute_open_utc": iso_s(start),
+                        "minute_high": self.px(hi),
+                        "minute_low": self.px(lo),
+                        "minute_close": self.px(close),
+                    }
+                    self.ev(out, "touched", start + M, r, **fields)
             self.minute = None
         for w in new:
             r = {"w": w, "status": "untouched", "ext": None, "near": None, "touched": None,
@@ -122,8 +135,7 @@ class Ref:
             w = r["w"]
             if r["status"] == "untouched" and w.created_ms + self.expiry <= ts:
                 r["status"] = "expired"
-                self.ev(out, "expired", w.created_ms + self.expiry, r,
-                        tip_distance_ticks=self.dist(w, r["ext"]), fill_fraction=self.fill(w, r["ext"]))  # fmt: skip
+                self.ev(out, "expired", w.created_ms + self.expiry, r, **self.approach(w, r))
         if self.minute is None:
             self.minute = [ts - ts % M, p, p, p]
         else:
@@ -138,8 +150,8 @@ class Ref:
                 r.update(status="touched", touched=ts, tid=tid, tpx=p)
             elif r["near"] is None and self.dist(w, r["ext"]) <= self.near:
                 r["near"] = ts
-                self.ev(out, "near_miss", ts, r, trade_id=str(tid), price=self.px(p),
-                        tip_distance_ticks=self.dist(w, r["ext"]), fill_fraction=self.fill(w, r["ext"]))  # fmt: skip
+                trade = {"trade_id": str(tid), "price": self.px(p)}
+                self.ev(out, "near_miss", ts, r, **trade, **self.approach(w, r))
         self.clock = ts
         out.sort(key=lambda e: e[:3])
         return [e[3] for e in out]
@@ -171,12 +183,18 @@ GAPS = st.one_of(
     st.integers(0, 90_000),
 )
 
+ALIGNED_GAPS = st.sampled_from([0, 0, M, M, 2 * M, 5 * M, 15 * M, MS_PER_HOUR, MS_PER_HOUR + M])
+
 
 @st.composite
 def streams(draw: st.DrawFn) -> dict[str, Any]:
     n = draw(st.integers(1, 150))
-    start = T0 + draw(st.integers(0, 3 * MS_PER_HOUR))
-    gaps = draw(st.lists(GAPS, min_size=n, max_size=n))
+    # often exactly on a minute, so trades land on window ends and expiry instants
+    start = T0 + draw(st.one_of(st.integers(0, 180).map(lambda m: m * M), st.integers(0, 3 * M)))
+    # "aligned" streams trade on whole minutes only: every trade then sits on window ends and
+    # expiry instants, the boundaries where ≤ versus < matters
+    gap = ALIGNED_GAPS if draw(st.booleans()) else GAPS
+    gaps = draw(st.lists(gap, min_size=n, max_size=n))
     moves = draw(st.lists(st.integers(-3, 3), min_size=n, max_size=n))
     trades, ts, price = [], start, 1000
     for i, (gap, move) in enumerate(zip(gaps, moves, strict=True)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 from typing import Any
 
@@ -400,3 +401,47 @@ def test_restore_refuses_other_settings() -> None:
     used.on_trade(T0, 1, 100)
     with pytest.raises(ValueError):
         used.restore(st)
+
+
+def test_candle_builder_adapter_and_batches() -> None:
+    """`wicks_from_candle` over `derive.candles.CandleBuilder` output, fed in batches, equals
+    per-trade feeding with wicks straight from OHLC windows built here."""
+    from rq_actors.derive.candles import CandleBuilder
+    from rq_actors.meta import InstrumentMeta
+    from rq_actors.wicks import wicks_from_candle
+
+    meta = InstrumentMeta(INST, "SWAP", "0.01", "1", "linear", "0.1", "0.01")
+    rnd = random.Random(7)
+    trades, ts, price = [], T0 + 17, 1_000_000
+    for i in range(3000):
+        ts += rnd.choice([0, 150, 900, 4_000, 20_000, 61_000])
+        price += rnd.randint(-3, 3)
+        trades.append(Trade(INST, 1000 + i, ts, "buy", ticks_to_price(price, Decimal("0.1")), "1"))
+    tfs = ("1m", "5m", "15m")
+    builder = CandleBuilder(meta, tfs)
+    batched = WickTracker(INST, "0.1", expiry_hours=1)
+    got: list[dict[str, Any]] = []
+    for k in range(0, len(trades), 97):
+        chunk = trades[k : k + 97]
+        new = [w for c in builder.feed(chunk) for w in wicks_from_candle(c, meta.tick_sz)]
+        got += batched.feed_batch(chunk, new)
+    single = WickTracker(INST, "0.1", expiry_hours=1)
+    windows: dict[str, list[int]] = {}
+    want: list[dict[str, Any]] = []
+    for tr in trades:
+        p = price_to_ticks(tr.px, Decimal("0.1"))
+        new_w: list[Wick] = []
+        for tf in tfs:
+            ms = timeframe_ms(tf)
+            cur = windows.get(tf)
+            if cur is not None and tr.ts_ms >= cur[0] + ms:
+                new_w += detect_wicks(INST, tf, *cur)
+                cur = None
+            if cur is None:
+                cur = [tr.ts_ms - tr.ts_ms % ms, p, p, p, p]
+            cur[2], cur[3], cur[4] = max(cur[2], p), min(cur[3], p), p
+            windows[tf] = cur
+        want += single.on_trade(tr.ts_ms, tr.trade_id, p, new_w)
+    assert got == want
+    assert {e["event"] for e in got} == {"created", "near_miss", "touched", "expired"}
+    assert batched.state() == single.state()

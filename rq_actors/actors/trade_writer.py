@@ -23,6 +23,12 @@ Decisions worth knowing:
   (single fills) and live rows (groups) could overlap partially, so there the first live trade
   after the reconnect exposes the jump, and the bounded range below it is fetched and
   re-aggregated (`aggregate_fills`); live rows never overlap it.
+- Long outages (or a restart after days): REST is paged from the top of the hole downwards for
+  at most `backfill_timeout_s`; the recovered (most recent) part is written and the older rest
+  becomes one gap line, so live capture resumes within a bounded time.
+- Counters: `trades_written`, `batches`, `duplicates_skipped` (live copies of ids already
+  written or held), `backfilled` (written from REST), `backfills`, `rest_requests`, `gaps`,
+  `quarantined`, `messages_in`, `held_dropped_at_stop`.
 - Shutdown (inbox closed): trades still held behind an unresolved hole are not written: a
   restart back-fills from the vault's last id, which covers them in order. A running backfill
   is abandoned for the same reason.

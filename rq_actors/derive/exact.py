@@ -25,6 +25,12 @@ def parse_scaled(text: str, dp: int) -> int:
     Raises if the value has more significant decimal places than `dp`: silently rounding an
     input would break exactness.
     """
+    # fast path for the exchange's plain `123.45` form; anything else goes through Decimal
+    whole, dot, frac = text.partition(".")
+    if whole.isascii() and whole.isdigit() and ((frac.isascii() and frac.isdigit()) or not dot):
+        frac = frac.rstrip("0")
+        if len(frac) <= dp:
+            return int(whole + frac.ljust(dp, "0"))
     try:
         d = Decimal(text)
     except ArithmeticError as exc:  # decimal.InvalidOperation

@@ -325,5 +325,5 @@ class RollingVwap:
             # exactly what a run that never stopped holds after emitting the minute before
             # the open one: the traded minutes at or after `open minute − W`
             for e in recent:
-                if e[0] >= self._minute - w.minutes + 1:
+                if e[0] >= self._minute - w.minutes:
                     w.add(e)

@@ -121,7 +121,6 @@ class OkxRest:
     async def history_trades(
         self,
         inst_id: str,
-        *,
         after: int | None = None,
         before: int | None = None,
         limit: int = 100,

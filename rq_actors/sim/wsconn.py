@@ -7,6 +7,7 @@ that fills up closes the connection with 4005 as OKX does.
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import trio
@@ -94,9 +95,9 @@ class WsConn:
             self.closed = True
             self._hub.unregister(self)
 
-    async def _guard(self, fn: object) -> None:
+    async def _guard(self, fn: Callable[[], Awaitable[None]]) -> None:
         try:
-            await fn()  # type: ignore[operator]
+            await fn()
         except ConnectionClosed:
             pass
         finally:
@@ -158,5 +159,7 @@ class WsConn:
         await self._close_event.wait()
         assert self._close_request is not None
         code, reason = self._close_request
-        with trio.move_on_after(_CLOSE_TIMEOUT_S):
+        # Shielded: the other tasks end (and cancel the rest) as soon as the close starts, and
+        # the close frame must still go out.
+        with trio.CancelScope(shield=True), trio.move_on_after(_CLOSE_TIMEOUT_S):
             await self.ws.aclose(code, reason)

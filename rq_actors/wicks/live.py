@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-from rq_actors.timefmt import iso_s
 from rq_actors.wicks import records as rec
 from rq_actors.wicks.model import Wick, WickSnapshot
 
@@ -35,7 +33,7 @@ class Live:
         self.variant: str | None = None  # known at the close of the touching minute
 
 
-def active_record(live: Live, extreme: int | None, tick: Decimal) -> dict[str, Any]:
+def active_record(live: Live, extreme: int | None, fmt: rec.Formatter) -> dict[str, Any]:
     """One `wicks_active.json` entry: identity, `expires_at`, `state` (`untouched|touched`),
     `tip_distance_ticks` (closest approach so far; 0 once touched; null before any trade),
     `fill_fraction`, `near_miss_at`, `touched_at`, `trade_id`, `touch_price` and `variant`
@@ -43,15 +41,15 @@ def active_record(live: Live, extreme: int | None, tick: Decimal) -> dict[str, A
     w = live.wick
     distance = rec.tip_distance(w.side, w.tip, extreme)
     return {
-        **rec.identity(w, tick),
-        "expires_at": iso_s(live.expires_ms),
+        **rec.identity(w, fmt),
+        "expires_at": fmt.minute(live.expires_ms),
         "state": live.status,
         "tip_distance_ticks": 0 if live.status == "touched" else distance,
         "fill_fraction": rec.fill_fraction(w.side, w.tip, w.base, extreme),
         "near_miss_at": rec.iso_ms_or_none(live.near_ms),
         "touched_at": rec.iso_ms_or_none(live.touched_ms),
         "trade_id": None if live.trade_id is None else str(live.trade_id),
-        "touch_price": rec.price_or_none(live.touch_price, tick),
+        "touch_price": rec.price_or_none(live.touch_price, fmt),
         "variant": live.variant,
     }
 

@@ -16,12 +16,60 @@ from decimal import Decimal
 from typing import Any
 
 from rq_actors.timefmt import iso_ms, iso_s
-from rq_actors.wicks.model import Side, Wick, fmt_scaled, ticks_to_price
+from rq_actors.wicks.model import Side, Wick, fmt_scaled, price_to_ticks
+
+_CACHE_LIMIT = 1 << 16
 
 FILL_DP = 4
 
 # Rank of each event kind among events with the same event time (see `tracker`).
 KIND_RANK: dict[str, int] = {"touched": 0, "expired": 1, "created": 2, "near_miss": 3}
+
+
+class Formatter:
+    """Price and whole-minute time text for one instrument, memoised: a tracker writes the same
+    few thousand tips and minutes over and over (`wicks_active.json` every minute), and
+    formatting them afresh each time would dominate its cost. Caches are bounded."""
+
+    __slots__ = ("_minutes", "_prices", "_texts", "dp", "mantissa", "tick")
+
+    def __init__(self, tick: Decimal) -> None:
+        sign, digits, exp = tick.as_tuple()
+        if sign or not isinstance(exp, int):
+            raise ValueError(f"bad tick size {tick}")
+        self.tick = tick
+        self.mantissa = int("".join(map(str, digits)))
+        self.dp = -exp
+        self._prices: dict[int, str] = {}
+        self._texts: dict[str, int] = {}
+        self._minutes: dict[int, str] = {}
+
+    def price(self, ticks: int) -> str:
+        """Canonical decimal text of `ticks × tick`."""
+        text = self._prices.get(ticks)
+        if text is None:
+            if len(self._prices) >= _CACHE_LIMIT:
+                self._prices.clear()
+            text = self._prices[ticks] = fmt_scaled(ticks * self.mantissa, self.dp)
+        return text
+
+    def ticks(self, text: str) -> int:
+        """`text` as a whole number of ticks (`OffGridPrice` otherwise)."""
+        value = self._texts.get(text)
+        if value is None:
+            if len(self._texts) >= _CACHE_LIMIT:
+                self._texts.clear()
+            value = self._texts[text] = price_to_ticks(text, self.tick)
+        return value
+
+    def minute(self, ts_ms: int) -> str:
+        """`iso_s` of a whole-minute time."""
+        text = self._minutes.get(ts_ms)
+        if text is None:
+            if len(self._minutes) >= _CACHE_LIMIT:
+                self._minutes.clear()
+            text = self._minutes[ts_ms] = iso_s(ts_ms)
+        return text
 
 
 def tip_distance(side: Side, tip: int, extreme: int | None) -> int | None:
@@ -40,30 +88,30 @@ def fill_fraction(side: Side, tip: int, base: int, extreme: int | None) -> str:
     return fmt_scaled(num * 10**FILL_DP // den, FILL_DP)
 
 
-def identity(w: Wick, tick: Decimal) -> dict[str, Any]:
+def identity(w: Wick, fmt: Formatter) -> dict[str, Any]:
     return {
         "id": w.id,
         "instId": w.inst_id,
         "tf": w.tf,
         "side": w.side,
-        "open_time_utc": iso_s(w.open_ms),
-        "created_at": iso_s(w.created_ms),
-        "tip": ticks_to_price(w.tip, tick),
-        "base": ticks_to_price(w.base, tick),
+        "open_time_utc": fmt.minute(w.open_ms),
+        "created_at": fmt.minute(w.created_ms),
+        "tip": fmt.price(w.tip),
+        "base": fmt.price(w.base),
         "size_ticks": w.size_ticks,
     }
 
 
 def event_record(
-    kind: str, event_ms: int, w: Wick, tick: Decimal, fields: dict[str, Any]
+    kind: str, event_ms: int, w: Wick, fmt: Formatter, fields: dict[str, Any]
 ) -> dict[str, Any]:
     """`{"event_time_utc", "event", <identity>, <event fields>}` in that key order."""
-    return {"event_time_utc": iso_ms(event_ms), "event": kind, **identity(w, tick), **fields}
+    return {"event_time_utc": iso_ms(event_ms), "event": kind, **identity(w, fmt), **fields}
 
 
 def iso_ms_or_none(ts_ms: int | None) -> str | None:
     return None if ts_ms is None else iso_ms(ts_ms)
 
 
-def price_or_none(ticks: int | None, tick: Decimal) -> str | None:
-    return None if ticks is None else ticks_to_price(ticks, tick)
+def price_or_none(ticks: int | None, fmt: Formatter) -> str | None:
+    return None if ticks is None else fmt.price(ticks)

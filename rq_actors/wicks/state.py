@@ -6,10 +6,10 @@ Shape (a JSON document; prices are canonical decimal strings, times are int ms):
   "last_ts_ms", "last_trade_id", "minute", "wicks"}`
 - `last_ts_ms` / `last_trade_id`: the cursor, `-1` / `"-1"` before the first trade;
 - `minute`: the open 1m minute `{"start_ms", "high", "low", "close"}` or null;
-- `wicks`: one entry per retained wick (created within `expiry_hours`), in wick order, with its identity
-  (`tf, side, open_ms, tip, base`), `status`, `extreme` (closest price so far while untouched),
-  `near_miss_ms`, `touched_ms`, `trade_id`, `touch_price`, `variant` (null while the touch
-  is pending, i.e. touched in the open minute).
+- `wicks`: one entry per retained wick (created within `expiry_hours`), in wick order: its
+  identity (`tf, side, open_ms, tip, base`), `status`, `extreme` (closest price so far while
+  untouched), `near_miss_ms`, `touched_ms`, `trade_id`, `touch_price` and `variant` (null while
+  the touch is pending, i.e. touched in the open minute).
 A state written for another instrument, tick size or setting is refused: mixing would silently
 change meanings (rebuild from the vault instead).
 """
@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from rq_actors.timefmt import MS_PER_MINUTE
 from rq_actors.wicks.live import Live
-from rq_actors.wicks.model import make_wick, price_to_ticks, ticks_to_price
+from rq_actors.wicks.model import make_wick
 from rq_actors.wicks.records import price_or_none
 from rq_actors.wicks.tracker import WickTracker
 
@@ -40,9 +41,9 @@ def tracker_state(t: WickTracker) -> dict[str, Any]:
         if minute is None
         else {
             "start_ms": minute[0],
-            "high": ticks_to_price(minute[1], t.tick),
-            "low": ticks_to_price(minute[2], t.tick),
-            "close": ticks_to_price(minute[3], t.tick),
+            "high": t.fmt.price(minute[1]),
+            "low": t.fmt.price(minute[2]),
+            "close": t.fmt.price(minute[3]),
         },
         "wicks": [_wick_state(t, lv) for lv in t.live_wicks()],
     }
@@ -71,7 +72,7 @@ def _header(t: WickTracker) -> dict[str, Any]:
         "kind": KIND,
         "version": VERSION,
         "instId": t.inst_id,
-        "tickSz": ticks_to_price(1, t.tick),
+        "tickSz": t.fmt.price(1),
         "expiry_hours": t.expiry_hours,
         "near_ticks": t.near_ticks,
     }
@@ -83,14 +84,14 @@ def _wick_state(t: WickTracker, lv: Live) -> dict[str, Any]:
         "tf": w.tf,
         "side": w.side,
         "open_ms": w.open_ms,
-        "tip": ticks_to_price(w.tip, t.tick),
-        "base": ticks_to_price(w.base, t.tick),
+        "tip": t.fmt.price(w.tip),
+        "base": t.fmt.price(w.base),
         "status": lv.status,
-        "extreme": price_or_none(t.extreme_of(lv), t.tick) if lv.status == "untouched" else None,
+        "extreme": price_or_none(t.extreme_of(lv), t.fmt) if lv.status == "untouched" else None,
         "near_miss_ms": lv.near_ms,
         "touched_ms": lv.touched_ms,
         "trade_id": None if lv.trade_id is None else str(lv.trade_id),
-        "touch_price": price_or_none(lv.touch_price, t.tick),
+        "touch_price": price_or_none(lv.touch_price, t.fmt),
         "variant": lv.variant,
     }
 
@@ -134,11 +135,17 @@ def _fill(t: WickTracker, state: Mapping[str, Any]) -> None:
         extreme = entry.get("extreme")
         extremes[w.id] = None if extreme is None else _ticks(t, extreme)
         lives.append(lv)
+    pending = [lv for lv in lives if lv.status == "touched" and lv.variant is None]
+    start = None if minute is None else int(minute["start_ms"])
+    for lv in pending:  # a pending touch belongs to the open minute, or it could never resolve
+        assert lv.touched_ms is not None
+        if start is None or not start <= lv.touched_ms < start + MS_PER_MINUTE:
+            raise ValueError(f"wick state: {lv.wick.id} touch is pending outside the open minute")
     t._restore_wicks(lives, extremes)
 
 
 def _ticks(t: WickTracker, text: Any) -> int:
-    return price_to_ticks(str(text), t.tick)
+    return t.fmt.ticks(str(text))
 
 
 def _opt_int(value: Any) -> int | None:

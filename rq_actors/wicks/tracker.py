@@ -7,6 +7,10 @@ at or after its end arrives, so every wick reaches the tracker before any trade 
 it, and its `created_ms` lies in `(previous trade's ts, this trade's ts]`). A trade at or before
 the cursor (the last `(ts_ms, trade_id)` processed) is a replay: it is skipped with its wicks, so
 replaying an overlapping stretch of the vault is harmless.
+`feed_batch(trades, wicks)` does the pairing for a whole batch (e.g. the output of
+`CandleBuilder.feed(batch)`). The tracker must see exactly the trades the candle builder counts
+(drop the ones it rejects as invalid from both), and the two states must be persisted together,
+so that their cursors agree after a restart.
 
 Time. Everything is decided by event time, never the wall clock. A call first brings time up to
 the trade's `ts`: the 1m minute before it closes if `ts` is at or after its end, and every wick
@@ -43,18 +47,18 @@ queue in creation order. So a trade costs O(log n + events), whatever the number
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
 from sortedcontainers import SortedList
 
 from rq_actors.messages import Trade
-from rq_actors.timefmt import MS_PER_HOUR, MS_PER_MINUTE, iso_s
+from rq_actors.timefmt import MS_PER_HOUR, MS_PER_MINUTE
 from rq_actors.wicks import records as rec
 from rq_actors.wicks.extremes import RunningExtreme
 from rq_actors.wicks.live import Live, active_record, snapshot
-from rq_actors.wicks.model import Wick, WickSnapshot, parse_tick, price_to_ticks, ticks_to_price
+from rq_actors.wicks.model import Wick, WickSnapshot, parse_tick
 from rq_actors.wicks.records import KIND_RANK
 
 _Event = tuple[int, int, tuple[int, int, int], dict[str, Any]]
@@ -75,6 +79,7 @@ class WickTracker:
             raise ValueError("expiry_hours must be > 0 and near_ticks ≥ 0")
         self.inst_id = inst_id
         self.tick = parse_tick(tick)
+        self.fmt = rec.Formatter(self.tick)
         self.expiry_hours = expiry_hours
         self.near_ticks = near_ticks
         self.expiry_ms = expiry_hours * MS_PER_HOUR
@@ -94,7 +99,7 @@ class WickTracker:
 
     def feed(self, trade: Trade, new_wicks: Iterable[Wick] = ()) -> list[dict[str, Any]]:
         """`on_trade` for a `messages.Trade` (its price must be on the tick grid)."""
-        price = price_to_ticks(trade.px, self.tick)
+        price = self.fmt.ticks(trade.px)
         return self.on_trade(trade.ts_ms, trade.trade_id, price, new_wicks)
 
     def feed_batch(
@@ -128,8 +133,9 @@ class WickTracker:
         if self.cursor is not None and (ts_ms, trade_id) <= self.cursor:
             self.skipped += 1
             return []
-        fresh = sorted(new_wicks, key=lambda w: w.order_key)
-        self._check_new(fresh, ts_ms)
+        fresh = sorted(new_wicks, key=lambda w: w.order_key) if new_wicks else ()
+        if fresh:
+            self._check_new(fresh, ts_ms)
         events: list[_Event] = []
         if self._m_start is not None and ts_ms >= self._m_start + MS_PER_MINUTE:
             self._close_minute(events)
@@ -138,10 +144,12 @@ class WickTracker:
         self._expire(ts_ms, events)
         self._apply_trade(ts_ms, trade_id, price, events)
         self.cursor = (ts_ms, trade_id)
+        if not events:
+            return []
         events.sort(key=lambda e: e[:3])
         return [e[3] for e in events]
 
-    def _check_new(self, fresh: list[Wick], ts_ms: int) -> None:
+    def _check_new(self, fresh: Sequence[Wick], ts_ms: int) -> None:
         floor = self.cursor[0] if self.cursor is not None else None
         for w in fresh:
             if w.inst_id != self.inst_id:
@@ -157,11 +165,13 @@ class WickTracker:
     def _add(self, w: Wick, events: list[_Event]) -> None:
         live = Live(w, w.created_ms + self.expiry_ms)
         self._live[w.id] = live
+        # `fresh` is in wick order and created after every earlier wick (checked), so the queue
+        # stays in wick order: it is both the expiry queue and the order of `live_wicks()`
         self._by_age.append(live)
         self._far[w.side].add((w.tip, w.id))
         self._hi.open_bucket(w.created_ms)
         self._lo.open_bucket(w.created_ms)
-        fields = {"expires_at": iso_s(live.expires_ms)}
+        fields = {"expires_at": self.fmt.minute(live.expires_ms)}
         self._emit(events, "created", w.created_ms, live, fields)
 
     def _close_minute(self, events: list[_Event]) -> None:
@@ -170,7 +180,7 @@ class WickTracker:
         for live in self._pending:
             w = live.wick
             if w.side == "upper":
-                beyond, broken = self._m_high > w.tip, self._m_close >= w.tip
+                beyond, broken = self._m_high > w.tip, self._m_close > w.tip
             else:
                 beyond, broken = self._m_low < w.tip, self._m_close < w.tip
             live.variant = "broken" if broken else "swept" if beyond else "tip_exact"
@@ -183,12 +193,12 @@ class WickTracker:
         return {
             "touched_at": rec.iso_ms_or_none(live.touched_ms),
             "trade_id": str(live.trade_id),
-            "price": rec.price_or_none(live.touch_price, self.tick),
+            "price": rec.price_or_none(live.touch_price, self.fmt),
             "variant": live.variant,
-            "minute_open_utc": iso_s(self._m_start),
-            "minute_high": ticks_to_price(self._m_high, self.tick),
-            "minute_low": ticks_to_price(self._m_low, self.tick),
-            "minute_close": ticks_to_price(self._m_close, self.tick),
+            "minute_open_utc": self.fmt.minute(self._m_start),
+            "minute_high": self.fmt.price(self._m_high),
+            "minute_low": self.fmt.price(self._m_low),
+            "minute_close": self.fmt.price(self._m_close),
         }
 
     def _expire(self, now_ms: int, events: list[_Event]) -> None:
@@ -264,7 +274,7 @@ class WickTracker:
         extreme = self._extreme(w)
         fields = {
             "trade_id": str(trade_id),
-            "price": ticks_to_price(price, self.tick),
+            "price": self.fmt.price(price),
             "tip_distance_ticks": rec.tip_distance(w.side, w.tip, extreme),
             "fill_fraction": rec.fill_fraction(w.side, w.tip, w.base, extreme),
         }
@@ -274,7 +284,7 @@ class WickTracker:
         self, events: list[_Event], kind: str, at_ms: int, live: Live, fields: dict[str, Any]
     ) -> None:
         w = live.wick
-        record = rec.event_record(kind, at_ms, w, self.tick, fields)
+        record = rec.event_record(kind, at_ms, w, self.fmt, fields)
         events.append((at_ms, KIND_RANK[kind], w.order_key, record))
 
     def _extreme(self, w: Wick) -> int | None:
@@ -290,7 +300,7 @@ class WickTracker:
 
     def live_wicks(self) -> list[Live]:
         """Retained wicks (created within `expiry_hours` of the clock), in wick order."""
-        return sorted(self._live.values(), key=lambda live: live.wick.order_key)
+        return list(self._by_age)  # creation order is wick order (see `_add`, `_restore_wicks`)
 
     def pending(self) -> list[Live]:
         """Touched in the open minute, variant not known yet."""
@@ -306,7 +316,7 @@ class WickTracker:
     def active_wicks(self) -> list[dict[str, Any]]:
         """`wicks_active.json` entries: every non-expired wick created within `expiry_hours`
         of the clock (untouched and touched), in wick order (see `live.active_record`)."""
-        return [active_record(lv, self.extreme_of(lv), self.tick) for lv in self.live_wicks()]
+        return [active_record(lv, self.extreme_of(lv), self.fmt) for lv in self.live_wicks()]
 
     def snapshots(self) -> list[WickSnapshot]:
         """Input for `signals.find_hidden_signals` (retained wicks, wick order)."""
@@ -355,6 +365,8 @@ class WickTracker:
 
 def _pop_le(sl: SortedList, bound: int) -> list[tuple[int, str]]:
     """Remove and return the entries with tip ≤ bound (the lowest tips)."""
+    if not sl or sl[0][0] > bound:  # the usual case, cheaper than a bisect
+        return []
     k = sl.bisect_left((bound + 1,))
     if k == 0:
         return []
@@ -365,6 +377,8 @@ def _pop_le(sl: SortedList, bound: int) -> list[tuple[int, str]]:
 
 def _pop_ge(sl: SortedList, bound: int) -> list[tuple[int, str]]:
     """Remove and return the entries with tip ≥ bound (the highest tips)."""
+    if not sl or sl[-1][0] < bound:  # the usual case, cheaper than a bisect
+        return []
     k = sl.bisect_left((bound,))
     if k == len(sl):
         return []
