@@ -109,7 +109,71 @@ def _add_derive(sub: Any) -> None:
     p.set_defaults(func=_cmd_derive)
 
 
-_SUBCOMMANDS: list[Callable[[Any], None]] = [_add_sim, _add_status, _add_derive]
+def _cmd_retention(args: argparse.Namespace) -> int:
+    import time
+
+    from rq_actors.retention import run_retention_pass
+    from rq_actors.vault.paths import VaultPaths
+
+    config = _load_or_exit(args.config)
+    report = run_retention_pass(
+        VaultPaths(config.vault_root),
+        list(config.instruments),
+        config.retention,
+        int(time.time() * 1000),
+    )
+    print(
+        f"compressed {len(report.compressed)} file(s) ({report.bytes_in:,} → "
+        f"{report.bytes_out:,} bytes), deleted {len(report.deleted)}, "
+        f"removed {len(report.temps_removed)} leftover temp file(s)"
+    )
+    for err in report.errors:
+        print(f"rq retention: {err}", file=sys.stderr)
+    return 1 if report.errors else 0
+
+
+def _add_retention(sub: Any) -> None:
+    p = sub.add_parser("retention", help="one retention pass over the L2 files (compress, delete)")
+    p.add_argument("config")
+    p.set_defaults(func=_cmd_retention)
+
+
+def _cmd_trades(args: argparse.Namespace) -> int:
+    import orjson
+
+    from rq_actors.trades.load import iter_records
+    from rq_actors.vault.paths import VaultPaths
+
+    config = _load_or_exit(args.config)
+    if args.instrument not in config.instruments:
+        print(f"rq trades: {args.instrument} is not in {config.source}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    records = iter_records(VaultPaths(config.vault_root), args.instrument, args.date, args.date)
+    out = sys.stdout.buffer
+    for n, record in enumerate(records):
+        if args.limit is not None and n >= args.limit:
+            break
+        out.write(orjson.dumps(record) + b"\n")
+    out.flush()
+    return 0
+
+
+def _add_trades(sub: Any) -> None:
+    p = sub.add_parser("trades", help="print an instrument's trades from the vault as JSONL")
+    p.add_argument("config")
+    p.add_argument("--instrument", required=True)
+    p.add_argument("--date", help="YYYY-MM-DD (default: every day)")
+    p.add_argument("--limit", type=int, help="at most this many trades")
+    p.set_defaults(func=_cmd_trades)
+
+
+_SUBCOMMANDS: list[Callable[[Any], None]] = [
+    _add_sim,
+    _add_status,
+    _add_trades,
+    _add_derive,
+    _add_retention,
+]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
