@@ -47,7 +47,7 @@ class RunningExtreme:
         start = None
         while vals:
             last = vals[-1]
-            if last is not None and last >= v:
+            if last is not None and last > v:
                 break
             vals.pop()
             start = starts.pop()
