@@ -63,7 +63,7 @@ async def build_group(
     book_send, book_recv = trio.open_memory_channel[BookInbox](config.socket.queue_size)
     resub_send, resub_recv = trio.open_memory_channel[Resubscribe](64)
     # which metric jobs each derived actor drives (candles live with the wicks, SPEC §2)
-    derived = {"cvd": ["cvd"], "vwap": ["vwap"], "wicks": ["candles"]}
+    derived = {"cvd": ["cvd"], "vwap": ["vwap"], "wicks": ["candles", "wicks"]}
     feeds = {name: LiveFeed(name, hooks.feed_capacity) for name in derived}
 
     def derived_spec(name: str) -> ActorSpec:
@@ -76,6 +76,8 @@ async def build_group(
                 paths,
                 h,
                 slowdown_s=hooks.derived_slowdown_s.get(name, 0.0),
+                # wicks_active.json must be rewritten at least once a minute (SPEC §8.2)
+                state_interval_s=30.0 if name == "wicks" else 5.0,
             ),
         )
 

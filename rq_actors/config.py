@@ -164,7 +164,7 @@ class WicksConfig:
     timeframes: list[str] = attrs.field(
         factory=lambda: ["1m", "5m", "15m", "1h", "4h"], validator=_timeframes
     )
-    expiry_hours: float = attrs.field(default=168, validator=_positive)
+    expiry_hours: int = attrs.field(default=168, validator=_positive)
     near_ticks: int = attrs.field(default=1, validator=_at_least(0))
 
 

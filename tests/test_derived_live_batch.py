@@ -52,7 +52,8 @@ async def _run_for(config: Config, seconds: float, hooks: TestHooks | None = Non
 
 def _derived_files(root: Path) -> dict[str, bytes]:
     base = root / "derived"
-    return {str(p.relative_to(base)): p.read_bytes() for p in sorted(base.rglob("*.jsonl"))}
+    files = [*base.rglob("*.jsonl"), *base.rglob("wicks_active.json")]
+    return {str(p.relative_to(base)): p.read_bytes() for p in sorted(files)}
 
 
 async def test_live_outputs_equal_batch_rebuild_and_derive_is_idempotent(tmp_path: Path) -> None:
@@ -64,6 +65,8 @@ async def test_live_outputs_equal_batch_rebuild_and_derive_is_idempotent(tmp_pat
     assert any("cvd/okx/BTC-USDT-SWAP/1m/2025-12-14" in k for k in live_files)
     assert any(k.startswith("vwap/") for k in live_files)
     assert any("candles/okx/ETH-USDT-SWAP/5m/" in k for k in live_files)
+    assert any("wicks/okx/perps/BTC-USDT-SWAP/events/" in k for k in live_files)
+    assert "wicks/okx/perps/ETH-USDT-SWAP/wicks_active.json" in live_files
     assert sum(v.count(b"\n") for k, v in live_files.items() if "/1m/" in k) >= 4 * 5
 
     batch = tmp_path / "batch"

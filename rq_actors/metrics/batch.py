@@ -37,6 +37,10 @@ class DeriveResult:
 
 def output_dirs(paths: VaultPaths, kind: str, inst_id: str) -> list[Path]:
     """Everything a `--rebuild` of `kind` removes (outputs and state)."""
+    if kind == "wicks":
+        from rq_actors.metrics.wicks_job import wick_outputs
+
+        return wick_outputs(paths, inst_id)
     root = paths.root / "derived"
     dirs = {
         "cvd": [root / "cvd" / "okx" / inst_id],

@@ -21,7 +21,7 @@ from rq_actors.metrics.sink import StreamSink
 from rq_actors.vault.files import atomic_write_json, read_json
 from rq_actors.vault.paths import VaultPaths
 
-KINDS = ("cvd", "vwap", "candles")
+KINDS = ("cvd", "vwap", "candles", "wicks")
 
 
 class Calculator(Protocol):
@@ -102,6 +102,16 @@ def make_job(
     *,
     rebuild: bool = False,
 ) -> MetricJob:
+    if kind == "wicks":
+        from rq_actors.metrics.wicks_job import WicksJob
+
+        try:
+            return WicksJob(config, meta, paths, rebuild=rebuild)  # type: ignore[return-value]
+        except (ValueError, KeyError) as exc:
+            raise StateMismatch(
+                f"{paths.state_file(kind, meta.inst_id)}: saved wicks state does not fit the "
+                f"config ({exc}); run `rq derive CONFIG --only wicks --rebuild`"
+            ) from exc
     inst = meta.inst_id
     state_path = paths.state_file(kind, inst)
     if kind == "cvd":

@@ -1,10 +1,12 @@
-"""Derived output streams: daily JSONL files, each window written once (SPEC §4, §7).
+"""Derived output streams: daily JSONL files, each record written once (SPEC §4, §7, §8).
 
-A stream is one timeframe of one metric (`cvd/1m`, `candles/5m`, `vwap/1m`). Its files are
-strictly increasing in window time. On open, the torn tail of the newest file is cut and its last
-line tells the newest window already written; the calculator may re-emit windows after a crash
-between the outputs and the state file, and those are dropped here. Because the calculators are
-deterministic, a re-emitted window is byte-identical to the one on disk, so dropping it is exact.
+A stream is one timeframe of one metric (`cvd/1m`, `candles/5m`, `vwap/1m`) or the wick event
+log. Its files are non-decreasing in record time (windows: strictly increasing). On open, the
+torn tail of the newest file is cut, and its last line tells the newest time already written,
+with how many records at that very time are on disk (events can share a millisecond). After a
+crash between the outputs and the state file the calculator re-emits what follows its older
+state; everything already on disk is dropped here. The calculators are deterministic, so a
+re-emitted record is byte-identical to the one on disk and dropping it is exact.
 """
 
 from __future__ import annotations
@@ -25,26 +27,38 @@ class StreamSink:
         self._file_for_day = file_for_day
         self._time_key = time_key
         self._out = JsonlAppender()
-        self.last_ms = self._restore()
+        self.last_ms, self._at_last = self._restore()
+        self._skip_at_last = self._at_last  # records at `last_ms` still to be recognised
         self.written = 0
 
-    def _restore(self) -> int:
+    def _restore(self) -> tuple[int, int]:
+        """(time of the last record on disk, how many records on disk have that time)."""
         files = sorted(self._folder.glob("*.jsonl")) if self._folder.is_dir() else []
         for path in reversed(files):
             repair_torn_tail(path)
             line = last_line(path)
             if line:
-                return parse_iso_ms(orjson.loads(line)[self._time_key])
-        return -1
+                last = self._time(line)
+                same = sum(1 for ln in path.read_bytes().splitlines() if self._time(ln) == last)
+                return last, same
+        return -1, 0
+
+    def _time(self, line: bytes) -> int:
+        return parse_iso_ms(orjson.loads(line)[self._time_key])
 
     def write(self, items: Iterable[tuple[int, dict[str, Any]]]) -> int:
-        """Append `(window_ms, record)` items (increasing), skipping windows already written."""
+        """Append `(time_ms, record)` items (non-decreasing), skipping those already on disk."""
         by_file: dict[Path, list[bytes]] = {}
         last = self.last_ms
         for window_ms, record in items:
-            if window_ms <= last:
+            if window_ms < last:
                 continue
-            last = window_ms
+            if window_ms == last and self._skip_at_last > 0:
+                self._skip_at_last -= 1
+                continue
+            if window_ms > last:
+                last = window_ms
+                self._skip_at_last = 0
             path = self._file_for_day(date_str(window_ms))
             by_file.setdefault(path, []).append(orjson.dumps(record))
         for path, lines in by_file.items():
