@@ -169,12 +169,74 @@ def _add_trades(sub: Any) -> None:
     p.set_defaults(func=_cmd_trades)
 
 
+def _cmd_signals(args: argparse.Namespace) -> int:
+    import orjson
+
+    from rq_actors.signals import SignalsError, find_hidden_signals
+    from rq_actors.timefmt import iso_ms, parse_iso_ms
+    from rq_actors.wicks.signals import format_signals_table
+
+    config = _load_or_exit(args.config)
+    if args.instrument not in config.instruments:
+        print(f"rq signals: {args.instrument} is not in {config.source}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    try:
+        as_of = None if args.as_of is None else parse_iso_ms(args.as_of)
+    except ValueError as exc:
+        print(f"rq signals: --as-of: {exc} (e.g. 2025-12-14T21:34:00Z)", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    try:
+        as_of, found = find_hidden_signals(
+            config,
+            args.instrument,
+            as_of,
+            timeframe=args.timeframe,
+            age_min=args.age_min,
+            age_max=args.age_max,
+            min_touched_surrounding=args.min_touched,
+            surround_minutes=args.surround,
+            side=args.side,
+            close_ticks=args.close_ticks,
+            max_size_ticks=args.max_size_ticks,
+        )
+    except (SignalsError, ValueError) as exc:
+        print(f"rq signals: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        doc = {"instId": args.instrument, "as_of_utc": iso_ms(as_of)}
+        doc["signals"] = [s.to_record() for s in found]
+        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        print(f"{args.instrument} at {iso_ms(as_of)}: {len(found)} signal(s)")
+        if found:
+            print(format_signals_table(found))
+    return 0
+
+
+def _add_signals(sub: Any) -> None:
+    p = sub.add_parser("signals", help="hidden untouched-wick setups at a moment (SPEC §8.3)")
+    p.add_argument("config")
+    p.add_argument("--instrument", required=True)
+    p.add_argument("--as-of", help="UTC time, e.g. 2025-12-14T21:34:00Z (default: newest trade)")
+    p.add_argument("--timeframe", default="1m")
+    p.add_argument("--age-min", type=int, default=20, help="minutes (inclusive)")
+    p.add_argument("--age-max", type=int, default=40, help="minutes (inclusive)")
+    p.add_argument("--min-touched", type=int, default=10, help="touched surrounding wicks")
+    p.add_argument("--surround", type=int, default=30, help="± minutes around the candidate")
+    p.add_argument("--side", choices=["same", "any"], default="same")
+    p.add_argument("--close-ticks", type=int, default=3)
+    p.add_argument("--max-size-ticks", type=int, help="default: the surrounding median")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_signals)
+
+
 _SUBCOMMANDS: list[Callable[[Any], None]] = [
     _add_sim,
     _add_status,
     _add_trades,
     _add_derive,
     _add_retention,
+    _add_signals,
 ]
 
 
