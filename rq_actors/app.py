@@ -10,7 +10,7 @@ The channels are made here, once per group, so they outlive actor restarts.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import trio
@@ -22,12 +22,12 @@ from rq_actors.actors.socket import SocketActor
 from rq_actors.actors.trade_writer import TradeWriterActor
 from rq_actors.config import Config
 from rq_actors.feed import LiveFeed
-from rq_actors.health import HealthLog
+from rq_actors.health import HealthLog, HealthReporter
 from rq_actors.instruments import InstrumentMetaError, load_instrument_meta
 from rq_actors.messages import BookInbox, Resubscribe, TradeInbox
 from rq_actors.metrics.jobs import make_job
 from rq_actors.okx.rest import OkxRest
-from rq_actors.supervisor import ActorSpec, GroupSetupError
+from rq_actors.supervisor import Actor, ActorSpec, GroupSetupError
 from rq_actors.testing_hooks import TestHooks
 from rq_actors.vault.paths import VaultPaths
 from rq_actors.vault.quarantine import QuarantineLog
@@ -81,7 +81,7 @@ async def build_group(
             ),
         )
 
-    return [
+    specs = [
         ActorSpec(
             "socket",
             lambda h: SocketActor(
@@ -105,3 +105,13 @@ async def build_group(
         *(derived_spec(name) for name in derived),
         ActorSpec("retention", lambda h: RetentionActor(inst_id, config, paths, h), source=True),
     ]
+    if hooks.crash_every_s:
+        for spec in specs:
+            spec.factory = _wrapped(hooks, spec.name, spec.factory)
+    return specs
+
+
+def _wrapped(
+    hooks: TestHooks, name: str, factory: Callable[[HealthReporter], Actor]
+) -> Callable[[HealthReporter], Actor]:
+    return lambda h: hooks.wrap(name, factory(h))

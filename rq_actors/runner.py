@@ -68,6 +68,8 @@ async def run_live(
     """
     from rq_actors.app import build_group, open_rest
 
+    hooks = hooks or TestHooks.from_env()
+
     async with trio.open_nursery() as nursery:
         if config.exchange.simulate:
             config = await start_simulator(nursery, config)

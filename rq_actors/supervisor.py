@@ -41,6 +41,14 @@ class ActorSpec:
     closes: Sequence[Closable] = ()  # channels this actor feeds, closed once it has finished
 
 
+def describe_error(exc: BaseException) -> str:
+    """`Type: message` of the real error: trio nurseries wrap an actor's failure in exception
+    groups, which would otherwise hide it in the health log."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
+
+
 class GroupSetupError(Exception):
     """The group cannot start (e.g. invalid instrument metadata). The message says why."""
 
@@ -148,7 +156,7 @@ class Supervisor:
                     break
                 except Exception as exc:
                     if self._shutting_down and spec.source:
-                        reporter.error(f"{type(exc).__name__}: {exc}")
+                        reporter.error(describe_error(exc))
                         break
                     # A consumer that fails while draining at shutdown is restarted too (within
                     # the grace period), so the messages still buffered get flushed.
@@ -156,7 +164,7 @@ class Supervisor:
                     failures.append(now)
                     while failures and failures[0] < now - self._policy.restart_window_s:
                         failures.popleft()
-                    reporter.last_error = f"{type(exc).__name__}: {exc}"
+                    reporter.last_error = describe_error(exc)
                     if len(failures) > self._policy.max_restarts:
                         self._fail_group(
                             group,

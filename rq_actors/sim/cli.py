@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from functools import partial
+from pathlib import Path
 
 import trio
 
 from rq_actors.sim.options import FaultOptions, SimOptions
+from rq_actors.sim.recording import save_recording
 from rq_actors.sim.server import Simulator
 
 # Without a bound, a simulator left running for days would keep every message in memory.
@@ -20,6 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=0, help="WebSocket port (0 = any free)")
     parser.add_argument("--rest-port", type=int, default=0, help="REST port (0 = any free)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--record-dir",
+        help="on SIGINT/SIGTERM, save every published fill and book message here (for tests)",
+    )
     parser.add_argument(
         "--instruments", default="BTC-USDT-SWAP,ETH-USDT-SWAP", help="comma-separated instIds"
     )
@@ -91,3 +98,9 @@ async def run_from_args(args: argparse.Namespace) -> None:
         print(f"  ws business  {sim.ws_business_url}", flush=True)
         print(f"  rest         {sim.rest_url}", flush=True)
         print("Ctrl-C to stop.", file=sys.stderr, flush=True)
+        if args.record_dir:
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    break
+            save_recording(sim.recorder, Path(args.record_dir))
+            nursery.cancel_scope.cancel()
