@@ -233,3 +233,22 @@ def test_model_matches_naive_book(
         assert model.best_ask() == (na[0] if na else None)
         assert model.is_crossed() == bool(nb and na and Decimal(nb[0][0]) >= Decimal(na[0][0]))
         assert model.checksum() == book_checksum(nb[:25], na[:25])
+
+
+def test_shallow_written_depth_keeps_the_deep_levels() -> None:
+    """Writing 2 levels must not cut the book to 2: deleting the top brings level 3 up."""
+    from rq_actors.book.parse import parse_row
+    from rq_actors.book.sync import BookSync
+
+    sync = BookSync("BTC-USDT-SWAP", depth=2)
+    bids = [[f"{100 - i}", "1", "0", "1"] for i in range(5)]
+    asks = [[f"{101 + i}", "1", "0", "1"] for i in range(5)]
+    snap = {"bids": bids, "asks": asks, "ts": "1", "checksum": 0, "prevSeqId": -1, "seqId": 10}
+    sync.on_message(parse_row(snap, "snapshot"))
+    upd = {"bids": [["100", "0", "0", "0"], ["99", "0", "0", "0"]], "asks": [], "ts": "2",
+           "checksum": 0, "prevSeqId": 10, "seqId": 11}  # fmt: skip
+    sync.on_message(parse_row(upd, "update"))
+    record = sync.record()
+    assert record is not None
+    assert record["bids_top400"] == [["98", "1", "0", "1"], ["97", "1", "0", "1"]]
+    assert len(record["asks_top400"]) == 2

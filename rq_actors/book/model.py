@@ -32,6 +32,9 @@ LEVEL_FIELDS = 4
 # Plain decimals only: no sign, exponent, whitespace or underscores (all of which `Decimal`
 # would accept), because the original strings are written to the vault verbatim.
 _DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+# Any field longer than this is garbage: OKX levels are a few digits each, and every string is
+# written verbatim to every snapshot record (a 1 MB "price" would be copied 30 times a minute).
+MAX_FIELD_CHARS = 40
 
 
 class LevelError(ValueError):
@@ -51,8 +54,11 @@ def prepare_levels(raw: Any, side: str) -> list[PreparedLevel]:
         px, sz, liq, orders = level
         if not (type(px) is str and type(sz) is str and type(liq) is str and type(orders) is str):
             raise LevelError(f"{side}[{i}] has a non-string field")
-        if match(sz) is None:
-            raise LevelError(f"{side}[{i}] size {sz!r} is not a plain decimal")
+        if len(sz) > MAX_FIELD_CHARS or match(sz) is None:
+            raise LevelError(f"{side}[{i}] size {_show(sz)} is not a plain decimal")
+        # liq is always "0"; str methods are several times cheaper than a regex per level
+        if not (liq == "0" or _is_count(liq)) or not _is_count(orders):
+            raise LevelError(f"{side}[{i}] liq/numOrders {_show(liq)}/{_show(orders)} not counts")
         key = keys.get(px)
         if key is None:
             key = _price_key(px, f"{side}[{i}]")
@@ -67,9 +73,18 @@ _PRICE_KEYS: dict[str, Decimal] = {}
 _PRICE_KEYS_MAX = 50_000
 
 
+def _is_count(text: str) -> bool:
+    """`liq` (deprecated, "0") and `numOrders` are counts: ASCII digits, bounded length."""
+    return len(text) <= MAX_FIELD_CHARS and text.isdigit() and text.isascii()
+
+
+def _show(text: str) -> str:
+    return repr(text) if len(text) <= MAX_FIELD_CHARS else f"of {len(text)} characters"
+
+
 def _price_key(px: str, where: str) -> Decimal:
-    if _DECIMAL.fullmatch(px) is None:
-        raise LevelError(f"{where} price {px!r} is not a plain decimal")
+    if len(px) > MAX_FIELD_CHARS or _DECIMAL.fullmatch(px) is None:
+        raise LevelError(f"{where} price {_show(px)} is not a plain decimal")
     key = Decimal(px)
     if not key:
         raise LevelError(f"{where} price {px!r} is not positive")

@@ -12,6 +12,9 @@ from typing import Any, Literal
 import attrs
 
 from rq_actors.book.model import LevelError, PreparedLevel, prepare_levels
+from rq_actors.okx.trades import MAX_TS_MS
+
+_TS_DIGITS = len(str(MAX_TS_MS))
 
 Action = Literal["snapshot", "update"]
 
@@ -81,11 +84,19 @@ def row_ts_ms(row: Any) -> int | None:
 
 def _ts(value: Any) -> int:
     # OKX sends `ts` as a string of milliseconds; an integer is accepted for old recordings.
-    if type(value) is int and value >= 0:
+    # Bounded by the last millisecond a date can be formatted for: a record is filed under its
+    # event-time date and hour (and past 4300 digits `int()` would raise ValueError itself).
+    if type(value) is int and 0 <= value <= MAX_TS_MS:
         return value
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    if (
+        isinstance(value, str)
+        and len(value) <= _TS_DIGITS
+        and value.isascii()
+        and value.isdigit()
+        and int(value) <= MAX_TS_MS
+    ):
         return int(value)
-    raise MalformedRow(f"bad or missing ts {value!r}")
+    raise MalformedRow(f"bad or missing ts {_show(value)}")
 
 
 def _int(row: dict[str, Any], key: str, *, required: bool) -> int:
@@ -93,5 +104,11 @@ def _int(row: dict[str, Any], key: str, *, required: bool) -> int:
     if value is None and not required:
         return 0
     if type(value) is not int:  # bool is not a sequence number
-        raise MalformedRow(f"bad or missing {key} {value!r}")
+        raise MalformedRow(f"bad or missing {key} {_show(value)}")
     return value
+
+
+def _show(value: Any) -> str:
+    """`repr(value)`, cut short: the reason names the value, the quarantined raw text has it all."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:80]}… ({len(text)} chars)"

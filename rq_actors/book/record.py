@@ -23,6 +23,7 @@ def market_of(inst_id: str) -> str:
 def snapshot_record(
     model: BookModel,
     *,
+    depth: int | None = None,
     inst_id: str,
     channel: str,
     ts_ms: int,
@@ -32,8 +33,8 @@ def snapshot_record(
 ) -> dict[str, Any]:
     """The record as an ordered dict. `bids_top400`/`asks_top400` hold the top `depth` levels
     whatever the configured depth (the key names are part of the file format)."""
-    bids = model.top_bids()
-    asks = model.top_asks()
+    bids = model.top_bids(depth)
+    asks = model.top_asks(depth)
     best_bid = bids[0][0] if bids else None
     best_ask = asks[0][0] if asks else None
     return {

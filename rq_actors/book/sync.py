@@ -49,13 +49,18 @@ class BookSync:
         depth: int = 400,
         checksum_policy: str = "resubscribe",
         channel: str = "books",
+        channel_depth: int = 400,
     ) -> None:
+        """`depth`: levels per side written in records. The model keeps the channel's full
+        `channel_depth` (400 for `books`): a shallower model would lose the deep levels that
+        move up when the top is consumed, and the written top would silently diverge."""
         if checksum_policy not in CHECKSUM_POLICIES:
             raise ValueError(f"unknown checksum_policy {checksum_policy!r}")
         self.inst_id = inst_id
         self.channel = channel
         self.checksum_policy = checksum_policy
-        self.model = BookModel(depth)
+        self.depth = min(depth, channel_depth)
+        self.model = BookModel(channel_depth)
         self.tracker = SequenceTracker()
         self.recovering = False  # a fault happened; waiting for a snapshot
         self.version = 0  # bumps whenever the book's content changes (record dedup)
@@ -121,6 +126,7 @@ class BookSync:
             return None
         return snapshot_record(
             self.model,
+            depth=self.depth,
             inst_id=self.inst_id,
             channel=self.channel,
             ts_ms=self.ts_ms,
@@ -142,6 +148,7 @@ class BookSync:
         # Faults only happen while live or on a snapshot, so there is a book to record.
         gap_record = snapshot_record(
             self.model,
+            depth=self.depth,
             inst_id=self.inst_id,
             channel=self.channel,
             ts_ms=msg.ts_ms,
