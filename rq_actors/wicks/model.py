@@ -10,20 +10,17 @@ positional, no trailing zeros, `"0"` for zero — the same rules as the other de
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
 import attrs
 
+from rq_actors.derive.common import timeframe_minutes
+from rq_actors.derive.exact import fmt_scaled  # one canonical decimal text everywhere
 from rq_actors.timefmt import MS_PER_MINUTE, iso_s
 
 Side = Literal["upper", "lower"]
 SIDE_RANK: dict[str, int] = {"upper": 0, "lower": 1}
-
-_MINUTES_PER_DAY = 1440
-_TF_PATTERN = re.compile(r"^([1-9][0-9]*)([mhd])$")
-_TF_UNIT_MINUTES = {"m": 1, "h": 60, "d": _MINUTES_PER_DAY}
 
 
 class OffGridPrice(ValueError):
@@ -31,16 +28,9 @@ class OffGridPrice(ValueError):
 
 
 def timeframe_ms(tf: str) -> int:
-    """`"1m"` → 60000, `"4h"` → 14400000. Minute multiples that divide a day only: then every
-    window, aligned to the epoch, starts on a minute boundary at 00:00-aligned UTC, which the
-    touch-variant rule relies on (see `tracker`)."""
-    match = _TF_PATTERN.match(tf)
-    if not match:
-        raise ValueError(f"bad timeframe {tf!r}")
-    minutes = int(match.group(1)) * _TF_UNIT_MINUTES[match.group(2)]
-    if _MINUTES_PER_DAY % minutes:
-        raise ValueError(f"timeframe {tf!r} does not divide a day")
-    return minutes * MS_PER_MINUTE
+    """`"1m"` → 60000, `"4h"` → 14400000. Timeframes divide a day, so every window starts on a
+    minute boundary aligned to 00:00 UTC, which the touch-variant rule relies on (`tracker`)."""
+    return timeframe_minutes(tf) * MS_PER_MINUTE
 
 
 def parse_tick(tick: Decimal | str) -> Decimal:
@@ -74,17 +64,6 @@ def ticks_to_price(ticks: int, tick: Decimal) -> str:
     assert isinstance(exp, int) and not sign
     mantissa = int("".join(map(str, digits)))
     return fmt_scaled(ticks * mantissa, -exp)
-
-
-def fmt_scaled(value: int, dp: int) -> str:
-    """Canonical text of `value × 10**-dp`: no exponent, no trailing zeros, `"0"` for zero."""
-    if dp <= 0:
-        return str(value * 10**-dp)
-    negative = value < 0
-    whole, frac = divmod(-value if negative else value, 10**dp)
-    frac_text = str(frac).rjust(dp, "0").rstrip("0")
-    text = f"{whole}.{frac_text}" if frac_text else str(whole)
-    return "-" + text if negative else text
 
 
 def wick_id(inst_id: str, tf: str, open_ms: int, side: Side) -> str:
