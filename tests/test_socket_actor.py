@@ -75,10 +75,10 @@ class FakeOkx:
         self._book_lock = trio.Lock()
 
     async def serve(
-        self, *, task_status: trio.TaskStatus[FakeOkx] = trio.TASK_STATUS_IGNORED
+        self, port: int = 0, *, task_status: trio.TaskStatus[FakeOkx] = trio.TASK_STATUS_IGNORED
     ) -> None:
         async with trio.open_nursery() as nursery:
-            server = await nursery.start(serve_websocket, self._handle, "127.0.0.1", 0, None)
+            server = await nursery.start(serve_websocket, self._handle, "127.0.0.1", port, None)
             self.port = server.port
             task_status.started(self)
 
@@ -527,7 +527,7 @@ async def test_stopping_leaves_outputs_open_and_says_down(tmp_path: Path) -> Non
         trades_send.send_nowait(ConnectionEvent(INST, "business", 0, "down", "sentinel"))
         book_send.send_nowait(ConnectionEvent(INST, "public", 0, "down", "sentinel"))
         for recv in (trades_recv, book_recv):
-            events = []
+            events: list[ConnectionEvent] = []
             while not events or events[-1].reason != "sentinel":
                 msg = recv.receive_nowait()
                 if isinstance(msg, ConnectionEvent):
@@ -538,4 +538,30 @@ async def test_stopping_leaves_outputs_open_and_says_down(tmp_path: Path) -> Non
                 ("down", "sentinel"),
             ]
             assert events[0].epoch == events[1].epoch
+        nursery.cancel_scope.cancel()
+
+
+async def test_never_gives_up_while_the_exchange_is_unreachable(tmp_path: Path) -> None:
+    probe = trio.socket.socket()
+    await probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # nothing listens there now
+    absent = FakeOkx()
+    absent.port = port
+    trades_send, trades_recv = trio.open_memory_channel[TradeInbox](100)
+    book_send, _book_recv = trio.open_memory_channel[BookInbox](100)
+    _resub_send, resub_recv = trio.open_memory_channel[Resubscribe](10)
+    health = null_reporter("socket", INST)
+    quarantine = QuarantineLog(VaultPaths(tmp_path), INST)
+    actor = SocketActor(
+        INST, make_config(absent), trades_send, book_send, resub_recv, quarantine, health
+    )
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(actor.run)
+        await wait_until(lambda: health.counters.get("reconnects", 0) >= 6)
+        assert health.state == "starting" and "connect" in (health.last_error or "")
+        await nursery.start(absent.serve, port)  # the exchange comes back
+        await wait_until(lambda: health.state == "running")
+        event = trades_recv.receive_nowait()
+        assert isinstance(event, ConnectionEvent) and event.state == "up"
         nursery.cancel_scope.cancel()

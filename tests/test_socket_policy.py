@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from rq_actors.actors._connection import Backoff, Switchboard
-from rq_actors.actors.socket import ResubscribeGate
+from rq_actors.actors._connection import Switchboard
+from rq_actors.actors.socket import Backoff, ResubscribeGate
 from rq_actors.messages import ConnectionEvent
 
 INST = "BTC-USDT-SWAP"

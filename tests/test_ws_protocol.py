@@ -108,6 +108,7 @@ def test_newest_ts() -> None:
     rows = ({"ts": "5"}, {"ts": "9"}, {"ts": "x"}, "junk", {"ts": 12})
     assert newest_ts_ms(rows) == 9
     assert newest_ts_ms(()) is None
+    assert newest_ts_ms([{"ts": "²"}, {"ts": "9" * 5000}, {"ts": "١٢"}]) is None
 
 
 def test_one_request_per_channel_and_acks_by_id() -> None:

@@ -12,14 +12,14 @@ Three tasks do the I/O and one parses:
   which decides what reaches the consumers.
 
 When the connection ends for any reason the I/O tasks stop, the parser still routes what was
-already received, and `run` returns the reason. The owner announces up/down events.
+already received, and `run` returns the reason. The owner announces up/down events, using the
+pure `Switchboard` at the end of this module to decide which connection's frames pass.
 """
 
 from __future__ import annotations
 
-import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Literal, Protocol
 
 import trio
@@ -337,27 +337,6 @@ class Connection:
 
 
 # ---- endpoint policy (pure) -------------------------------------------------------------------
-
-
-class Backoff:
-    """Jittered, capped exponential reconnect delays: the n-th consecutive failure waits a random
-    time in [½, 1] × min(max, initial × 2ⁿ), so many clients do not reconnect in lockstep."""
-
-    def __init__(
-        self, initial_s: float, max_s: float, rand: Callable[[], float] = random.random
-    ) -> None:
-        self._initial = initial_s
-        self._max = max(max_s, initial_s)
-        self._rand = rand
-        self.failures = 0
-
-    def next_delay(self) -> float:
-        cap = min(self._max, self._initial * 2 ** min(self.failures, 30))
-        self.failures += 1
-        return cap * (0.5 + 0.5 * self._rand())
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 class Switchboard:

@@ -21,11 +21,12 @@ The actor never closes its output channels: they belong to the supervisor and ou
 from __future__ import annotations
 
 import itertools
+import random
+from collections.abc import Callable
 
 import trio
 
 from rq_actors.actors._connection import (
-    Backoff,
     Connection,
     DataFrame,
     Kind,
@@ -46,6 +47,27 @@ from rq_actors.vault.quarantine import QuarantineLog
 
 # Epochs are process-wide so that a restarted socket actor never reuses one a consumer has seen.
 _EPOCHS = itertools.count(1)
+
+
+class Backoff:
+    """Jittered, capped exponential reconnect delays: the n-th consecutive failure waits a random
+    time in [½, 1] × min(max, initial × 2ⁿ), so many clients do not reconnect in lockstep."""
+
+    def __init__(
+        self, initial_s: float, max_s: float, rand: Callable[[], float] = random.random
+    ) -> None:
+        self._initial = initial_s
+        self._max = max(max_s, initial_s)
+        self._rand = rand
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        cap = min(self._max, self._initial * 2.0 ** min(self.failures, 30))
+        self.failures += 1
+        return cap * (0.5 + 0.5 * self._rand())
+
+    def reset(self) -> None:
+        self.failures = 0
 
 
 class ResubscribeGate:
@@ -232,8 +254,15 @@ class _EndpointRunner:
         if ready_at is not None and trio.current_time() - ready_at >= self._healthy_after_s:
             self._backoff.reset()
         announced = self._board.announced_any(conn.epoch)
-        for kind, event in self._board.closed(conn.epoch, reason):
-            await self._actor.emit(kind, event)
+        pending = self._board.closed(conn.epoch, reason)
+        try:
+            while pending:
+                await self._actor.emit(*pending[0])
+                pending.pop(0)
+        except BaseException:
+            for kind, event in pending:  # stopped mid-way (a cancelled send sent nothing)
+                self._actor.emit_nowait(kind, event)
+            raise
         self._actor.health.incr("disconnects")
         if conn is self.active:
             self._active_closed(reason)
@@ -320,7 +349,11 @@ class _EndpointRunner:
 
     async def on_frame(self, conn: Connection, frame: DataFrame) -> None:
         kind: Kind = "books" if isinstance(frame, BookFrame) else "trades"
-        if kind == "books" and conn.standby and self._board.current("books") != conn.epoch:
+        if (
+            isinstance(frame, BookFrame)
+            and conn.standby
+            and self._board.current(kind) != conn.epoch
+        ):
             if not (conn.books_acked and frame.action == "snapshot") or conn.close_reason:
                 self._actor.health.incr("frames_held_back")
                 return

@@ -153,7 +153,8 @@ def newest_ts_ms(rows: Iterable[Any]) -> int | None:
     newest: int | None = None
     for row in rows:
         ts = row.get("ts") if isinstance(row, dict) else None
-        if isinstance(ts, str) and ts.isdigit():
+        # isdigit() alone also accepts "²" and 5000-digit strings, which int() refuses
+        if isinstance(ts, str) and ts.isascii() and ts.isdigit() and len(ts) <= 15:
             value = int(ts)
             if newest is None or value > newest:
                 newest = value
@@ -260,7 +261,7 @@ class SubscriptionTable:
             sub.failures += 1
             sub.state = SubState.RETRY_WAIT
             sub.req_id = None
-            delay = self._retry_initial_s * 2 ** min(sub.failures - 1, 30)
+            delay = self._retry_initial_s * 2.0 ** min(sub.failures - 1, 30)
             sub.due = now + min(self._retry_max_s, delay)
         return [s.arg.channel for s in failed]
 
