@@ -47,7 +47,7 @@ def _start_sim(ws_port: int, rest_port: int, record_dir: Path) -> subprocess.Pop
         "--port", str(ws_port), "--rest-port", str(rest_port), "--seed", "9",
         "--instruments", ",".join(INSTS), "--trades-per-s", "30", "--checksums",
         "--disconnect-every", "7", "--notice-every", "11", "--notice-close-after", "2",
-        "--gap-prob", "0.01", "--reset-every", "15", "--bad-checksum-prob", "0.005",
+        "--gap-prob", "0.01", "--reset-every", "15", "--bad-checksum-prob", "0.03",
         "--malformed-prob", "0.005", "--duplicate-prob", "0.02", "--unknown-inst-prob", "0.005",
         "--rest-error-prob", "0.1", "--rest-rate-limit", "--record-dir", str(record_dir),
     ]  # fmt: skip
@@ -86,7 +86,7 @@ def _write_config(tmp_path: Path, ws_port: int, rest_port: int) -> Path:
 
 
 def _run_rq(cfg: Path, seconds: float, *, kill: bool) -> None:
-    env = {**os.environ, CRASH_ENV: "book=6,trade_writer=8,cvd=5,wicks=9,socket=13"}
+    env = {**os.environ, CRASH_ENV: "book=6,trade_writer=5,cvd=5,wicks=4,socket=5"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "rq_actors.cli_run", str(cfg)],
         stdout=subprocess.DEVNULL,
