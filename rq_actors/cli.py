@@ -26,6 +26,15 @@ def _load_or_exit(path: str) -> Config:
         raise SystemExit(EXIT_BAD_CONFIG) from None
 
 
+def _unknown_instrument(command: str, config: Config, inst_id: str) -> bool:
+    """Say so (exit code 2 follows) when `inst_id` is not one of the config's instruments:
+    an instId from the command line becomes part of file paths, so only configured ones go."""
+    if inst_id in config.instruments:
+        return False
+    print(f"rq {command}: {inst_id} is not in {config.source}", file=sys.stderr)
+    return True
+
+
 def run_main(argv: Sequence[str] | None = None) -> None:
     """`rq-run CONFIG`: the supervised live system."""
     parser = argparse.ArgumentParser(prog="rq-run", description=run_main.__doc__)
@@ -83,8 +92,7 @@ def _cmd_derive(args: argparse.Namespace) -> int:
         return EXIT_BAD_CONFIG
     insts = [args.instrument] if args.instrument else config.instruments
     for inst in insts:
-        if inst not in config.instruments:
-            print(f"rq derive: {inst} is not in {config.source}", file=sys.stderr)
+        if _unknown_instrument("derive", config, inst):
             return EXIT_BAD_CONFIG
         try:
             res = derive_instrument(
@@ -147,8 +155,7 @@ def _cmd_trades(args: argparse.Namespace) -> int:
     from rq_actors.vault.paths import VaultPaths
 
     config = _load_or_exit(args.config)
-    if args.instrument not in config.instruments:
-        print(f"rq trades: {args.instrument} is not in {config.source}", file=sys.stderr)
+    if _unknown_instrument("trades", config, args.instrument):
         return EXIT_BAD_CONFIG
     records = iter_records(VaultPaths(config.vault_root), args.instrument, args.date, args.date)
     out = sys.stdout.buffer
@@ -177,8 +184,7 @@ def _cmd_signals(args: argparse.Namespace) -> int:
     from rq_actors.wicks.signals import format_signals_table
 
     config = _load_or_exit(args.config)
-    if args.instrument not in config.instruments:
-        print(f"rq signals: {args.instrument} is not in {config.source}", file=sys.stderr)
+    if _unknown_instrument("signals", config, args.instrument):
         return EXIT_BAD_CONFIG
     try:
         as_of = None if args.as_of is None else parse_iso_ms(args.as_of)
