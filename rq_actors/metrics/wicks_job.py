@@ -77,7 +77,10 @@ class WicksJob:
         return self.sinks["events"].write((parse_iso_ms(e["event_time_utc"]), e) for e in events)
 
     def _usable(self, t: Trade) -> bool:
-        if self._quant.px(t.px) is None or self._quant.sz(t.sz) is None:
+        q = self._quant  # `px`/`sz` are the cache-miss paths: look in the caches first
+        if (q.px_cache.get(t.px) or q.px(t.px)) is None or (
+            q.sz_cache.get(t.sz) or q.sz(t.sz)
+        ) is None:
             return False
         try:
             self._tracker.fmt.ticks(t.px)
