@@ -48,7 +48,7 @@ def _start_sim(ws_port: int, rest_port: int, record_dir: Path) -> subprocess.Pop
         "--port", str(ws_port), "--rest-port", str(rest_port), "--seed", "9",
         "--instruments", ",".join(INSTS), "--speed", "10", "--trades-per-s", "3", "--checksums",
         "--disconnect-every", "7", "--notice-every", "11", "--notice-close-after", "2",
-        "--gap-prob", "0.01", "--reset-every", "150", "--bad-checksum-prob", "0.03",
+        "--gap-prob", "0.002", "--reset-every", "150", "--bad-checksum-prob", "0.004",
         "--malformed-prob", "0.005", "--duplicate-prob", "0.02", "--unknown-inst-prob", "0.005",
         "--rest-error-prob", "0.1", "--rest-rate-limit", "--record-dir", str(record_dir),
     ]  # fmt: skip
