@@ -14,6 +14,10 @@ Thin shell around `rq_actors.book`: receive a frame, validate and apply its rows
   epoch are old-connection leftovers (make-before-break overlap) and are dropped.
 - Updates while we have no book at all (e.g. this actor was restarted mid-stream) ask for a
   resubscribe, since the exchange will never resend the snapshot on its own.
+- Disk full (`VaultWriteError`): the appender cut the file back to its last complete line; the
+  record is skipped (`write_errors`, one health error per streak of failures) and the book
+  stays live, so the next interval writes the current book as soon as the disk takes it.
+  Snapshots are periodic samples: the ones a full disk prevented are not re-created.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from rq_actors.config import Config
 from rq_actors.health import HealthReporter
 from rq_actors.messages import BookFrame, BookInbox, ConnectionEvent, Resubscribe
 from rq_actors.timefmt import MS_PER_HOUR, iso_ms
-from rq_actors.vault.files import JsonlAppender, last_line, repair_torn_tail
+from rq_actors.vault.files import JsonlAppender, VaultWriteError, last_line, repair_torn_tail
 from rq_actors.vault.paths import VaultPaths
 from rq_actors.vault.quarantine import QuarantineLog
 
@@ -84,6 +88,7 @@ class BookActor:
         self._written_version = -1
         self._last_written_ts: str | None = None
         self._checked_paths: set[Path] = set()
+        self._disk_failing = False  # in a streak of failed writes (report its start only)
 
     async def run(self) -> None:
         self._health.set_state("running")
@@ -140,7 +145,7 @@ class BookActor:
         health = self._health
         health.incr("messages_in")
         if frame.inst_id != self.inst_id:
-            self._quarantine.write(
+            self._quarantine_write(
                 frame.raw, f"book frame for {frame.inst_id} on {self.inst_id}", health=health
             )
             return
@@ -163,7 +168,7 @@ class BookActor:
             self._apply(msg)
         if problems:
             # One quarantine line per frame, whatever the number of bad rows in it.
-            self._quarantine.write(frame.raw, "; ".join(problems), ts_ms=first_ts, health=health)
+            self._quarantine_write(frame.raw, "; ".join(problems), ts_ms=first_ts, health=health)
 
     def _apply(self, msg: BookMessage) -> None:
         outcome = self.sync.on_message(msg)
@@ -249,7 +254,8 @@ class BookActor:
         stamp = record["timestamp_utc"]
         if dedup and stamp == self._last_written_ts:
             return False
-        self._snapshots.append(path, [encode_record(record)])
+        if not self._append(self._snapshots, path, encode_record(record)):
+            return False
         self._last_written_ts = stamp
         self._health.incr("snapshots_written")
         return True
@@ -259,7 +265,26 @@ class BookActor:
         ts_ms = max(stamps) if stamps else (self.sync.ts_ms or self._wall_ms())
         # JSON text never needs a raw newline; removing them keeps one frame on one line.
         raw = frame.raw.replace("\r", "").replace("\n", "")
-        self._updates.append(self._paths.l2_updates_file(self.inst_id, ts_ms), [raw.encode()])
+        self._append(self._updates, self._paths.l2_updates_file(self.inst_id, ts_ms), raw.encode())
+
+    def _append(self, out: JsonlAppender, path: Path, line: bytes) -> bool:
+        try:
+            out.append(path, [line])
+        except VaultWriteError as exc:
+            self._health.incr("write_errors")
+            if not self._disk_failing:
+                self._disk_failing = True
+                self._health.error(f"{exc}; book records are skipped until it works again")
+            return False
+        self._disk_failing = False
+        return True
+
+    def _quarantine_write(self, raw: str, reason: str, **kw: Any) -> None:
+        try:
+            self._quarantine.write(raw, reason, **kw)
+        except OSError as exc:  # disk full: rejected input is dropped, the book goes on
+            self._health.incr("quarantine_write_errors")
+            self._health.last_error = f"quarantine not written ({reason[:80]}): {exc}"
 
     def _repair_recent_files(self) -> None:
         # The hour being written when a previous run died is around now (event time tracks the

@@ -32,6 +32,14 @@ Decisions worth knowing:
 - Shutdown (inbox closed): trades still held behind an unresolved hole are not written: a
   restart back-fills from the vault's last id, which covers them in order. A running backfill
   is abandoned for the same reason.
+- Disk full (any failed append, `VaultWriteError`): the appender has cut the file back to its
+  last complete line, so nothing of the batch is on disk. The batch stays in memory and is
+  retried with capped backoff while the inbox keeps being read (new trades are held by the
+  sequencer, up to `max_held_while_blocked`; past that they are dropped and the REST backfill
+  recovers them once writing works again). The actor does not fail: a restart could not help
+  and would only burn the group's restart budget. Health: state `recovering`, `write_errors`,
+  `last_error` naming the file and "disk full". Quarantine lines that cannot be written are
+  counted (`quarantine_write_errors`) and dropped: capture matters more than rejected input.
 """
 
 from __future__ import annotations
@@ -61,7 +69,7 @@ from rq_actors.trades.backfill import (
 from rq_actors.trades.record import encode_trade
 from rq_actors.trades.sequencer import NO_WAIT, Released, TradeSequencer
 from rq_actors.trades.vault import restore_last_trade_id
-from rq_actors.vault.files import JsonlAppender
+from rq_actors.vault.files import JsonlAppender, VaultWriteError
 from rq_actors.vault.paths import VaultPaths
 from rq_actors.vault.quarantine import QuarantineLog
 
@@ -82,6 +90,9 @@ class TradeWriterActor:
         reorder_window_s: float = 1.0,
         backfill_timeout_s: float = 60.0,
         max_batch_frames: int = 512,
+        disk_retry_initial_s: float = 0.25,
+        disk_retry_max_s: float = 5.0,
+        max_held_while_blocked: int = 200_000,
     ) -> None:
         self._inst_id = inst_id
         self._meta = meta
@@ -103,6 +114,13 @@ class TradeWriterActor:
         self._reconnect_pending = False
         self._finished: tuple[int, int | None, Fetched] | None = None  # (floor, upper, result)
         self._wake: trio.CancelScope | None = None
+        # Released by the sequencer but not on disk (a write failed); retried at `_retry_at`.
+        self._unwritten: Released | None = None
+        self._retry_at = 0.0
+        self._disk_retry_initial_s = disk_retry_initial_s
+        self._disk_retry_max_s = disk_retry_max_s
+        self._retry_delay = disk_retry_initial_s
+        self._max_held_while_blocked = max_held_while_blocked
 
     @property
     def last_trade_id(self) -> int | None:
@@ -120,6 +138,8 @@ class TradeWriterActor:
                 nursery.cancel_scope.cancel()  # abandon a running backfill (see module doc)
         finally:
             self._health.incr("held_dropped_at_stop", self._seq.drop_held())
+            if self._unwritten is not None:  # the disk never came back: a restart back-fills
+                self._health.incr("unwritten_dropped_at_stop", len(self._unwritten.trades))
             self._out.sync()
             self._out.close()
         self._health.set_state("stopped")
@@ -127,18 +147,22 @@ class TradeWriterActor:
     async def _loop(self, nursery: trio.Nursery) -> None:
         while True:
             self._apply_finished()
-            if not self._backfilling:
-                self._write(self._seq.release())
+            if not self._backfilling and self._write_unwritten() and self._write_released():
                 self._maybe_start_backfill(nursery)
-            deadline = math.inf if self._backfilling else (self._seq.deadline() or math.inf)
+            if self._unwritten is not None:
+                deadline = self._retry_at  # nothing else moves until the disk takes writes
+            elif self._backfilling:
+                deadline = math.inf
+            else:
+                deadline = self._seq.deadline() or math.inf
             with trio.CancelScope(deadline=deadline) as scope:
                 self._wake = scope
                 try:
                     first = await self._inbox.receive()
                 except trio.EndOfChannel:
                     self._apply_finished()
-                    if not self._backfilling:
-                        self._write(self._seq.release())
+                    if not self._backfilling and self._write_unwritten(now=True):
+                        self._write_released()
                     return
                 finally:
                     self._wake = None
@@ -178,6 +202,11 @@ class TradeWriterActor:
                 self._health.incr("messages_in")
                 trades = self._validate(message)
                 self._health.incr("duplicates_skipped", self._seq.offer(trades, now))
+                if self._unwritten is not None and (
+                    self._seq.held_count > self._max_held_while_blocked
+                ):
+                    # Bounded memory while the disk is full; REST recovers these afterwards.
+                    self._health.incr("held_dropped_disk_full", self._seq.drop_held())
             elif (
                 message.endpoint == self._endpoint
                 and message.state == "up"
@@ -188,17 +217,17 @@ class TradeWriterActor:
     def _validate(self, frame: TradeFrame) -> list[Trade]:
         if frame.channel != self._channel:
             reason = f"channel {frame.channel!r} is not the configured {self._channel!r}"
-            self._quarantine.write(frame.raw, reason, health=self._health)
+            self._quarantine_write(frame.raw, reason, health=self._health)
             return []
         if not frame.rows:
-            self._quarantine.write(frame.raw, "no trade rows", health=self._health)
+            self._quarantine_write(frame.raw, "no trade rows", health=self._health)
             return []
         trades: list[Trade] = []
         for index, row in enumerate(frame.rows):
             parsed = parse_trade_row(row, self._inst_id, aggregated=self._aggregated)
             if isinstance(parsed, Reject):
                 where = f" (row {index})" if len(frame.rows) > 1 else ""
-                self._quarantine.write(
+                self._quarantine_write(
                     frame.raw, parsed.reason + where, ts_ms=parsed.ts_ms, health=self._health
                 )
             else:
@@ -227,7 +256,7 @@ class TradeWriterActor:
         Nothing was released while the fetch ran, so `floor` is still the sequencer's
         accounted-for id and every held trade lies above it."""
         for row, reason in fetched.rejects:
-            self._quarantine.write(_raw(row), reason, health=self._health)
+            self._quarantine_write(_raw(row), reason, health=self._health)
         if fetched.error is not None:
             self._health.error(f"trade backfill incomplete: {fetched.error}")
         fills = fetched.fills
@@ -252,7 +281,7 @@ class TradeWriterActor:
         self._seq.settle_through(upper)
 
     def _record_gap(self, from_id: int, to_id: int, why: str, after: Trade | None) -> None:
-        self._quarantine.write(
+        self._quarantine_write(
             "",
             f"trades {from_id}..{to_id} not recoverable from REST history: {why}",
             ts_ms=None if after is None else after.ts_ms,  # dated by the trade after the gap
@@ -262,22 +291,73 @@ class TradeWriterActor:
             to_trade_id=str(to_id),
         )
 
-    def _write(self, released: Released) -> None:
+    def _write_released(self) -> bool:
+        """Write what the sequencer releases now; False if the disk refused it."""
+        return self._write(self._seq.release())
+
+    def _write_unwritten(self, *, now: bool = False) -> bool:
+        """Retry the batch a failed write left behind, when due; True once nothing is pending."""
+        if self._unwritten is None:
+            return True
+        if not now and trio.current_time() < self._retry_at:
+            return False
+        pending, self._unwritten = self._unwritten, None
+        if not self._write(pending):
+            return False
+        self._retry_delay = self._disk_retry_initial_s
+        self._health.set_state("running")
+        return True
+
+    def _write(self, released: Released) -> bool:
+        """Append `released` in order and offer what became durable; False if a write failed
+        (the rest is kept in `_unwritten`, in order, for the retry)."""
         trades = released.trades
+        done = 0
+        try:
+            for path, group in groupby(
+                trades, key=lambda t: self._paths.trades_file(self._inst_id, t.ts_ms)
+            ):
+                lines = [encode_trade(t, self._meta) for t in group]
+                self._out.append(path, lines)
+                done += len(lines)
+        except VaultWriteError as exc:
+            rest = trades[done:]
+            # `backfilled` is a count, not per trade: the retried part carries it (a split
+            # across files happens only at midnight, and only this health counter can be off).
+            carried = min(released.backfilled, len(rest))
+            self._unwritten = Released(rest, carried)
+            self._delivered(trades[:done], released.backfilled - carried)
+            self._on_write_error(exc, len(rest))
+            return False
+        self._delivered(trades, released.backfilled)
+        return True
+
+    def _delivered(self, trades: list[Trade], backfilled: int) -> None:
         if not trades:
             return
-        for path, group in groupby(
-            trades, key=lambda t: self._paths.trades_file(self._inst_id, t.ts_ms)
-        ):
-            self._out.append(path, [encode_trade(t, self._meta) for t in group])
         self._health.incr("trades_written", len(trades))
         self._health.incr("batches")
-        if released.backfilled:
-            self._health.incr("backfilled", released.backfilled)
+        if backfilled:
+            self._health.incr("backfilled", backfilled)
         self._health.observe_event_time(max(t.ts_ms for t in trades))
         batch = DurableTrades(self._inst_id, tuple(trades))
         for feed in self._feeds:
             feed.offer(batch)
+
+    def _on_write_error(self, exc: VaultWriteError, pending: int) -> None:
+        delay = self._retry_delay
+        self._retry_at = trio.current_time() + delay
+        self._retry_delay = min(delay * 2, self._disk_retry_max_s)
+        self._health.incr("write_errors")
+        self._health.set_state("recovering")
+        self._health.error(f"{exc}; {pending} trades kept in memory, retry in {delay:g} s")
+
+    def _quarantine_write(self, raw: str, reason: str, **kw: Any) -> None:
+        try:
+            self._quarantine.write(raw, reason, **kw)
+        except OSError as exc:  # disk full: rejected input is dropped, capture goes on
+            self._health.incr("quarantine_write_errors")
+            self._health.last_error = f"quarantine not written ({reason[:80]}): {exc}"
 
 
 def _raw(row: Any) -> str:

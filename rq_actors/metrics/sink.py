@@ -7,6 +7,11 @@ with how many records at that very time are on disk (events can share a millisec
 crash between the outputs and the state file the calculator re-emits what follows its older
 state; everything already on disk is dropped here. The calculators are deterministic, so a
 re-emitted record is byte-identical to the one on disk and dropping it is exact.
+
+A complete line (newline-terminated) that is not a record of the stream cannot come from a crash
+(a crash leaves at most an unterminated tail): it means the file was edited or damaged. Restore
+then raises `DerivedOutputError` naming the file and line instead of guessing; the outputs are
+re-derivable, so the remedy is `rq derive --rebuild` (or deleting the damaged file).
 """
 
 from __future__ import annotations
@@ -19,6 +24,10 @@ import orjson
 
 from rq_actors.timefmt import date_str, parse_iso_ms
 from rq_actors.vault.files import JsonlAppender, last_line, repair_torn_tail
+
+
+class DerivedOutputError(Exception):
+    """A derived output file holds a complete line that is not one of its records."""
 
 
 class StreamSink:
@@ -37,14 +46,25 @@ class StreamSink:
         for path in reversed(files):
             repair_torn_tail(path)
             line = last_line(path)
-            if line:
-                last = self._time(line)
-                same = sum(1 for ln in path.read_bytes().splitlines() if self._time(ln) == last)
+            if line is not None:  # an empty line is not a record either: refused by `_time`
+                last = self._time(line, path, None)
+                lines = path.read_bytes().split(b"\n")[:-1]  # `\n` only, as written
+                same = sum(1 for n, ln in enumerate(lines, 1) if self._time(ln, path, n) == last)
                 return last, same
         return -1, 0
 
-    def _time(self, line: bytes) -> int:
-        return parse_iso_ms(orjson.loads(line)[self._time_key])
+    def _time(self, line: bytes, path: Path, lineno: int | None) -> int:
+        try:
+            value = orjson.loads(line)[self._time_key]
+            if not isinstance(value, str):
+                raise TypeError(f"{self._time_key} is {type(value).__name__}")
+            return parse_iso_ms(value)
+        except (ValueError, KeyError, TypeError, IndexError) as exc:  # JSONDecodeError: ValueError
+            where = f"{path}:{lineno}" if lineno is not None else f"{path} (last line)"
+            raise DerivedOutputError(
+                f"{where}: not a record with a `{self._time_key}` time ({exc!r}): {line[:120]!r}; "
+                "derived outputs are re-derivable: run `rq derive --rebuild` for this metric"
+            ) from None
 
     def write(self, items: Iterable[tuple[int, dict[str, Any]]]) -> int:
         """Append `(time_ms, record)` items (non-decreasing), skipping those already on disk."""

@@ -171,14 +171,14 @@ def parse_envelope(path: str, status: int, body: bytes) -> list[Any]:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
         pass
-    code = str(doc.get("code", "")) if isinstance(doc, dict) else ""
-    msg = str(doc.get("msg", "")) if isinstance(doc, dict) else ""
+    code = _field(doc, "code")
+    msg = _field(doc, "msg")
     if status == 429 or code == RATE_LIMIT_CODE:
         raise RateLimited(path, code or "http-429", msg or "rate limited", http_status=status)
     if code in TRANSIENT_CODES or status >= 500:
         detail = msg or _snippet(body)
         raise TransientRestError(path, code or f"http-{status}", detail, http_status=status)
-    if not isinstance(doc, dict) or "code" not in doc:
+    if not code:  # not an envelope (no usable `code`): the body says more than we can
         if status == 200:  # a garbled or truncated answer: asking again may well work
             raise TransientRestError(path, "bad-body", _snippet(body), http_status=status)
         raise RestError(path, f"http-{status}", _snippet(body), http_status=status)
@@ -189,6 +189,15 @@ def parse_envelope(path: str, status: int, body: bytes) -> list[Any]:
         detail = f"`data` is not a list: {_snippet(body)}"
         raise RestError(path, "bad-body", detail, http_status=status)
     return data
+
+
+def _field(doc: Any, key: str, limit: int = 200) -> str:
+    """A `code`/`msg` as text: OKX sends strings; numbers are tolerated, anything else is not
+    a usable value (`""`). Cut to `limit` characters: it ends up in errors and health lines."""
+    value = doc.get(key) if isinstance(doc, dict) else None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return ""
+    return str(value)[:limit]
 
 
 def _snippet(body: bytes, limit: int = 200) -> str:

@@ -17,11 +17,13 @@ from datetime import date as Date
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
+
 from rq_actors.messages import Trade
+from rq_actors.okx.trades import parse_positive_int
 from rq_actors.timefmt import parse_iso_ms
-from rq_actors.trades.record import trade_from_record
-from rq_actors.trades.vault import day_files
-from rq_actors.vault.files import iter_jsonl
+from rq_actors.trades.record import TradeRecordError, trade_from_record
+from rq_actors.trades.vault import TradeVaultError, day_files
 from rq_actors.vault.paths import VaultPaths
 
 
@@ -43,11 +45,37 @@ def iter_trades(
 ) -> Iterator[Trade]:
     """Like `iter_records`, as `Trade` messages (what the live feed carries)."""
     for record in iter_records(paths, inst_id, start_day, end_day):
-        yield trade_from_record(record)
+        try:
+            yield trade_from_record(record)
+        except TradeRecordError as exc:
+            raise TradeVaultError(f"{paths.trades_dir(inst_id)}: {exc}") from exc
+
+
+def _read_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """`(trade_id, record)` for every complete line; `TradeVaultError` names a bad line.
+
+    An unterminated tail is skipped (the writer cuts it on its next start); a complete line
+    that is not a trade record cannot come from a crash, so it is reported, never skipped."""
+    with path.open("rb") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.endswith(b"\n"):
+                return
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise TradeVaultError(
+                    f"{path}:{lineno}: not JSON ({exc}): {line[:120]!r}"
+                ) from None
+            trade_id = (
+                parse_positive_int(record.get("trade_id")) if isinstance(record, dict) else None
+            )
+            if trade_id is None:
+                raise TradeVaultError(f"{path}:{lineno}: no trade_id: {line[:120]!r}")
+            yield trade_id, record
 
 
 def _merge_by_trade_id(files: list[Path]) -> Iterator[dict[str, Any]]:
-    heap: list[tuple[int, int, dict[str, Any], Iterator[Any]]] = []
+    heap: list[tuple[int, int, dict[str, Any], Iterator[tuple[int, dict[str, Any]]]]] = []
     opened = 0
 
     def open_next() -> None:
@@ -55,10 +83,10 @@ def _merge_by_trade_id(files: list[Path]) -> Iterator[dict[str, Any]]:
         while opened < len(files):
             index = opened
             opened += 1
-            lines = iter_jsonl(files[index])
+            lines = _read_records(files[index])
             first = next(lines, None)
             if first is not None:
-                heapq.heappush(heap, (int(first["trade_id"]), index, first, lines))
+                heapq.heappush(heap, (first[0], index, first[1], lines))
                 return
 
     open_next()
@@ -69,7 +97,7 @@ def _merge_by_trade_id(files: list[Path]) -> Iterator[dict[str, Any]]:
         yield record
         following = next(lines, None)
         if following is not None:
-            heapq.heappush(heap, (int(following["trade_id"]), index, following, lines))
+            heapq.heappush(heap, (following[0], index, following[1], lines))
 
 
 def trade_columns(records: Iterable[dict[str, Any]]) -> dict[str, list[Any]]:

@@ -13,6 +13,7 @@ import orjson
 
 from rq_actors.messages import Trade
 from rq_actors.meta import InstrumentMeta
+from rq_actors.okx.trades import parse_positive_int
 from rq_actors.timefmt import iso_ms, parse_iso_ms
 
 EXCHANGE = "okx"
@@ -50,15 +51,24 @@ def encode_trade(trade: Trade, meta: InstrumentMeta) -> bytes:
 def trade_from_record(record: Any) -> Trade:
     """The `Trade` a parsed vault record describes (the inverse of `record_dict`)."""
     try:
+        if not isinstance(record, dict):
+            raise TypeError(f"a JSON {type(record).__name__}, not an object")
         side = record["side"]
         if side not in ("buy", "sell"):
             raise ValueError(f"side {side!r}")
         count = record.get("count")
         if count is not None and (type(count) is not int or count < 1):
             raise ValueError(f"count {count!r}")
+        # Exactly the form `record_dict` writes: `int()` alone would take 1.5, " 7" or "1_0".
+        trade_id = parse_positive_int(record["trade_id"])
+        if trade_id is None:
+            raise ValueError(f"trade_id {record['trade_id']!r}")
+        for key in ("instId", "timestamp_utc", "price", "qty_contracts"):
+            if not isinstance(record[key], str):
+                raise TypeError(f"{key} is not a string")
         return Trade(
             inst_id=record["instId"],
-            trade_id=int(record["trade_id"]),
+            trade_id=trade_id,
             ts_ms=parse_iso_ms(record["timestamp_utc"]),
             side="buy" if side == "buy" else "sell",
             px=record["price"],

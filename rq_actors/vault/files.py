@@ -6,6 +6,7 @@ keeps a single-threaded trio process from interleaving lines of two writers in o
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -110,17 +111,38 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+class VaultWriteError(OSError):
+    """An append failed (typically ENOSPC, disk full). The file was cut back to the end of its
+    last complete line, so it holds no torn line; none of the batch counts as written.
+
+    Subclass of `OSError` with the original `errno`, so callers can tell a full disk
+    (`errno.ENOSPC`) from other trouble; the message names the file and the problem."""
+
+    def __init__(self, path: Path, cause: OSError, after: str) -> None:
+        what = "disk full" if cause.errno == errno.ENOSPC else "write failed"
+        super().__init__(
+            cause.errno, f"{what}: cannot append to {path}: {cause.strerror or cause} ({after})"
+        )
+        self.path = path
+
+
 class JsonlAppender:
     """Appends batches of lines to one current file at a time, repairing its torn tail on open.
 
     `append(path, lines)` switches files when the path changes (daily or hourly rotation by event
-    time) and flushes every batch to the OS, which is the durability point of SPEC §4.
+    time) and hands every batch to the OS, which is the durability point of SPEC §4.
+
+    Files are unbuffered: a batch is one `os.write` (looped if the OS takes only part of it), so
+    after an error no bytes linger in a user-space buffer to be flushed later, out of place. If a
+    write fails (disk full), the file is truncated back to where the batch started and
+    `VaultWriteError` is raised: all or nothing per batch and file, never a torn line.
     """
 
     def __init__(self) -> None:
         self._path: Path | None = None
         self._file: BinaryIO | None = None
         self._repaired: set[Path] = set()
+        self._cut_to: dict[Path, int] = {}  # failed cut-backs, retried at the next open
 
     @property
     def current_path(self) -> Path | None:
@@ -130,13 +152,26 @@ class JsonlAppender:
         data = b"".join(line + b"\n" for line in lines)
         if not data:
             return
-        f = self._open(path)
-        f.write(data)
-        f.flush()
+        try:
+            f = self._open(path)  # a new day's folder or file needs space too
+        except OSError as exc:
+            self.close()
+            raise VaultWriteError(path, exc, "nothing was written") from exc
+        # Asked of the OS, not tracked: nothing may assume this appender is the file's only one.
+        start = os.fstat(f.fileno()).st_size
+        try:
+            _write_all(f.fileno(), data)
+        except OSError as exc:
+            after = (
+                "the partial write was cut back to the last complete line"
+                if self._cut_back(path, f, start)
+                else "the partial line will be cut before the next append"
+            )
+            self.close()
+            raise VaultWriteError(path, exc, after) from exc
 
     def sync(self) -> None:
         if self._file is not None:
-            self._file.flush()
             os.fsync(self._file.fileno())
 
     def close(self) -> None:
@@ -144,6 +179,14 @@ class JsonlAppender:
             self._file.close()
         self._file = None
         self._path = None
+
+    def _cut_back(self, path: Path, f: BinaryIO, start: int) -> bool:
+        try:
+            os.ftruncate(f.fileno(), start)  # shrinking needs no free space
+        except OSError:
+            self._cut_to[path] = start
+            return False
+        return True
 
     def _open(self, path: Path) -> BinaryIO:
         if self._path == path and self._file is not None:
@@ -153,6 +196,21 @@ class JsonlAppender:
         if path not in self._repaired:
             repair_torn_tail(path)
             self._repaired.add(path)
-        self._file = path.open("ab")
-        self._path = path
-        return self._file
+        f = path.open("ab", buffering=0)
+        cut = self._cut_to.pop(path, None)
+        if cut is not None and cut < os.fstat(f.fileno()).st_size:
+            try:
+                os.ftruncate(f.fileno(), cut)
+            except OSError:
+                f.close()
+                self._cut_to[path] = cut
+                raise
+        self._file, self._path = f, path
+        return f
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
