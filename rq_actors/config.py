@@ -18,6 +18,7 @@ import cattrs
 from rq_actors.sim.options import FaultOptions
 
 INST_ID_PATTERN = re.compile(r"^[A-Z0-9]+(-[A-Z0-9_]+){1,3}$")
+MAX_INST_ID_LEN = 64  # OKX instIds are ~20 characters; an instId becomes a path component
 TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h", "1d")
 
 
@@ -200,6 +201,11 @@ def _inst_ids(_inst: Any, attribute: attrs.Attribute[Any], value: list[str]) -> 
     if not value:
         raise _FieldError(attribute.name, "needs at least one instId")
     for i, inst in enumerate(value):
+        if len(inst) > MAX_INST_ID_LEN:
+            raise _FieldError(
+                f"{attribute.name}[{i}]",
+                f"instId of {len(inst)} characters is too long (at most {MAX_INST_ID_LEN})",
+            )
         if not INST_ID_PATTERN.fullmatch(inst):
             raise _FieldError(
                 f"{attribute.name}[{i}]",
@@ -295,6 +301,10 @@ def load_config(path: str | Path) -> Config:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(p), "", f"cannot read file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            str(p), "", f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at {exc.start})"
+        ) from None
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

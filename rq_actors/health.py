@@ -42,6 +42,8 @@ class HealthLog:
             repair_torn_tail(path)  # a SIGKILL mid-line must not glue two lines together
             self._file = path.open("ab")
         self.reporters: list[HealthReporter] = []
+        self.dropped_lines = 0
+        self._file_retry = False
 
     def reporter(self, actor: str, inst_id: str) -> HealthReporter:
         rep = HealthReporter(actor, inst_id, self)
@@ -50,16 +52,42 @@ class HealthLog:
 
     def write(self, report: HealthReport) -> None:
         line = orjson.dumps(attrs.asdict(report, recurse=False))
+        if self._file is None and self._file_retry:
+            self._reopen()
         if self._file is not None and self._path is not None:
-            self._file.write(line + b"\n")
-            self._file.flush()
-            if self._file.tell() > self._rotate_bytes:
-                self._file.close()
-                self._path.replace(self._path.with_name(self._path.name + ".1"))
-                self._file = self._path.open("ab")
+            try:
+                self._append(line)
+            except OSError:
+                # A full disk must not take the process down through its own health stream:
+                # drop the file line (stderr still gets it) and cut any partial line.
+                self.dropped_lines += 1
+                self._reopen()
         if self._stderr is not None:
             self._stderr.write(line.decode() + "\n")
             self._stderr.flush()
+
+    def _append(self, line: bytes) -> None:
+        assert self._file is not None and self._path is not None
+        self._file.write(line + b"\n")
+        self._file.flush()
+        if self._file.tell() > self._rotate_bytes:
+            self._file.close()
+            self._path.replace(self._path.with_name(self._path.name + ".1"))
+            self._file = self._path.open("ab")
+
+    def _reopen(self) -> None:
+        assert self._path is not None
+        try:
+            if self._file is not None:
+                self._file.close()
+        except OSError:
+            pass  # the buffered partial line could not be flushed either
+        try:
+            repair_torn_tail(self._path)
+            self._file = self._path.open("ab")
+        except OSError:
+            self._file = None  # retried at the next line
+            self._file_retry = True
 
     def emit_all(self) -> None:
         for rep in self.reporters:

@@ -126,12 +126,7 @@ def test_random_text_loads_or_raises_config_error(data: bytes) -> None:
     _check(data)
 
 
-# `load_config` reads with `Path.read_text(encoding="utf-8")` and catches only OSError: bytes
-# that are not UTF-8 raise UnicodeDecodeError (a traceback and exit 1 instead of exit 2).
-# Fix in rq_actors/config.py (not in this helper's files): `except (OSError, UnicodeDecodeError)`
-# around `read_text`, with a problem like "not UTF-8 text (byte 0x80 at 0)". Then drop the
-# marker and the `_utf8` filter above.
-@pytest.mark.xfail(strict=True, raises=UnicodeDecodeError, reason="config.py: see comment")
+# Bytes that are not UTF-8 are a ConfigError (exit 2), not a UnicodeDecodeError traceback.
 @pytest.mark.parametrize("data", [b"\x80", b'instruments = ["BTC-USDT-SWAP"] # \xff\n'])
 def test_bytes_that_are_not_utf8_are_a_config_error(data: bytes) -> None:
     _check(data)

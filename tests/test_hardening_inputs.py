@@ -44,10 +44,7 @@ def test_config_refuses_inst_ids_unsafe_in_paths(tmp_path: Path, inst: str) -> N
     assert info.value.key == "instruments[0]"
 
 
-# The instId pattern has no length bound: 5000 characters pass, and the first write fails with
-# ENAMETOOLONG (a path component is at most 255 bytes). Fix in rq_actors/config.py (not in this
-# helper's files): `len(inst) <= 64` in `_inst_ids` (OKX instIds are ~20 characters).
-@pytest.mark.xfail(strict=True, reason="config.py: no length bound on instIds (see comment)")
+# An overlong instId would fail the first write with ENAMETOOLONG: refused in the config.
 def test_config_refuses_overlong_inst_ids(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text(f'instruments = ["{"A" * 5000}-USDT"]\n')

@@ -277,3 +277,30 @@ def test_health_reporter_lag_and_states() -> None:
         "socket closed",
         1,
     )
+
+
+def test_health_log_survives_a_full_disk(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A full disk must not take the process down through its own health stream."""
+    import errno
+    import io
+
+    path = tmp_path / "logs" / "health.jsonl"
+    err = io.StringIO()
+    log = HealthLog(path, stderr=err)
+    rep = log.reporter("book", "BTC-USDT-SWAP")
+    rep.set_state("running")
+    real_open = type(path).open
+
+    class _Full(io.BufferedWriter):
+        def write(self, data):  # type: ignore[no-untyped-def]
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(log, "_file", _Full(io.BytesIO()))
+    rep.error("disk full somewhere")  # must not raise
+    assert log.dropped_lines == 1
+    assert "disk full somewhere" in err.getvalue()  # stderr still has it
+    monkeypatch.setattr(type(path), "open", real_open)
+    rep.set_state("recovering")  # space is back: the file gets lines again
+    lines = path.read_bytes().splitlines()
+    assert lines[-1].startswith(b"{") and b'"recovering"' in lines[-1]
+    assert all(line.endswith(b"}") for line in lines)

@@ -145,7 +145,7 @@ class BookActor:
         health = self._health
         health.incr("messages_in")
         if frame.inst_id != self.inst_id:
-            self._quarantine_write(
+            self._quarantine.write(
                 frame.raw, f"book frame for {frame.inst_id} on {self.inst_id}", health=health
             )
             return
@@ -168,7 +168,7 @@ class BookActor:
             self._apply(msg)
         if problems:
             # One quarantine line per frame, whatever the number of bad rows in it.
-            self._quarantine_write(frame.raw, "; ".join(problems), ts_ms=first_ts, health=health)
+            self._quarantine.write(frame.raw, "; ".join(problems), ts_ms=first_ts, health=health)
 
     def _apply(self, msg: BookMessage) -> None:
         outcome = self.sync.on_message(msg)
@@ -278,13 +278,6 @@ class BookActor:
             return False
         self._disk_failing = False
         return True
-
-    def _quarantine_write(self, raw: str, reason: str, **kw: Any) -> None:
-        try:
-            self._quarantine.write(raw, reason, **kw)
-        except OSError as exc:  # disk full: rejected input is dropped, the book goes on
-            self._health.incr("quarantine_write_errors")
-            self._health.last_error = f"quarantine not written ({reason[:80]}): {exc}"
 
     def _repair_recent_files(self) -> None:
         # The hour being written when a previous run died is around now (event time tracks the

@@ -217,17 +217,17 @@ class TradeWriterActor:
     def _validate(self, frame: TradeFrame) -> list[Trade]:
         if frame.channel != self._channel:
             reason = f"channel {frame.channel!r} is not the configured {self._channel!r}"
-            self._quarantine_write(frame.raw, reason, health=self._health)
+            self._quarantine.write(frame.raw, reason, health=self._health)
             return []
         if not frame.rows:
-            self._quarantine_write(frame.raw, "no trade rows", health=self._health)
+            self._quarantine.write(frame.raw, "no trade rows", health=self._health)
             return []
         trades: list[Trade] = []
         for index, row in enumerate(frame.rows):
             parsed = parse_trade_row(row, self._inst_id, aggregated=self._aggregated)
             if isinstance(parsed, Reject):
                 where = f" (row {index})" if len(frame.rows) > 1 else ""
-                self._quarantine_write(
+                self._quarantine.write(
                     frame.raw, parsed.reason + where, ts_ms=parsed.ts_ms, health=self._health
                 )
             else:
@@ -256,7 +256,7 @@ class TradeWriterActor:
         Nothing was released while the fetch ran, so `floor` is still the sequencer's
         accounted-for id and every held trade lies above it."""
         for row, reason in fetched.rejects:
-            self._quarantine_write(_raw(row), reason, health=self._health)
+            self._quarantine.write(_raw(row), reason, health=self._health)
         if fetched.error is not None:
             self._health.error(f"trade backfill incomplete: {fetched.error}")
         fills = fetched.fills
@@ -281,7 +281,7 @@ class TradeWriterActor:
         self._seq.settle_through(upper)
 
     def _record_gap(self, from_id: int, to_id: int, why: str, after: Trade | None) -> None:
-        self._quarantine_write(
+        self._quarantine.write(
             "",
             f"trades {from_id}..{to_id} not recoverable from REST history: {why}",
             ts_ms=None if after is None else after.ts_ms,  # dated by the trade after the gap
@@ -351,13 +351,6 @@ class TradeWriterActor:
         self._health.incr("write_errors")
         self._health.set_state("recovering")
         self._health.error(f"{exc}; {pending} trades kept in memory, retry in {delay:g} s")
-
-    def _quarantine_write(self, raw: str, reason: str, **kw: Any) -> None:
-        try:
-            self._quarantine.write(raw, reason, **kw)
-        except OSError as exc:  # disk full: rejected input is dropped, capture goes on
-            self._health.incr("quarantine_write_errors")
-            self._health.last_error = f"quarantine not written ({reason[:80]}): {exc}"
 
 
 def _raw(row: Any) -> str:

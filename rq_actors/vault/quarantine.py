@@ -28,6 +28,7 @@ class QuarantineLog:
         self._inst_id = inst_id
         self._out = JsonlAppender()
         self.count = 0
+        self.write_errors = 0
 
     def write(
         self,
@@ -50,9 +51,19 @@ class QuarantineLog:
             **extra,
             "raw": raw,
         }
-        self._out.append(
-            self._paths.quarantine_file(self._inst_id, date_str(day_ms)), [orjson.dumps(record)]
-        )
+        try:
+            self._out.append(
+                self._paths.quarantine_file(self._inst_id, date_str(day_ms)),
+                [orjson.dumps(record)],
+            )
+        except OSError as exc:
+            # Disk full: the rejected input is dropped and counted; capture matters more, and
+            # no caller (socket, book, trade writer) should fail or reconnect over it.
+            self.write_errors += 1
+            if health is not None:
+                health.incr("quarantine_write_errors")
+                health.last_error = f"quarantine not written ({reason[:80]}): {exc}"
+            return
         self.count += 1
         if health is not None:
             health.incr("gaps" if kind == "gap" else "quarantined")
