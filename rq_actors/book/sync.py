@@ -124,14 +124,19 @@ class BookSync:
         """The snapshot record of the current book, or None while it is not live."""
         if not self.live or self.ts_ms is None:
             return None
+        return self._record(self.ts_ms, self.seq_id, self.prev_seq_id, gap_detected)
+
+    def _record(
+        self, ts_ms: int, seq_id: int, prev_seq_id: int, gap_detected: bool
+    ) -> dict[str, Any]:
         return snapshot_record(
             self.model,
             depth=self.depth,
             inst_id=self.inst_id,
             channel=self.channel,
-            ts_ms=self.ts_ms,
-            seq_id=self.seq_id,
-            prev_seq_id=self.prev_seq_id,
+            ts_ms=ts_ms,
+            seq_id=seq_id,
+            prev_seq_id=prev_seq_id,
             gap_detected=gap_detected,
         )
 
@@ -146,16 +151,7 @@ class BookSync:
         self, msg: BookMessage, reason: str, *, checksum_mismatch: str | None = None
     ) -> Outcome:
         # Faults only happen while live or on a snapshot, so there is a book to record.
-        gap_record = snapshot_record(
-            self.model,
-            depth=self.depth,
-            inst_id=self.inst_id,
-            channel=self.channel,
-            ts_ms=msg.ts_ms,
-            seq_id=msg.seq_id,
-            prev_seq_id=msg.prev_seq_id,
-            gap_detected=True,
-        )
+        gap_record = self._record(msg.ts_ms, msg.seq_id, msg.prev_seq_id, True)
         self.model.clear()
         self.tracker.invalidate()
         self.recovering = True
