@@ -14,9 +14,15 @@ def _dt(ts_ms: int) -> datetime:
     return datetime.fromtimestamp(ts_ms // 1000, tz=UTC)
 
 
+@functools.lru_cache(maxsize=8192)
+def _second_text(second: int) -> str:
+    return datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def iso_ms(ts_ms: int) -> str:
     """`2025-12-14T21:34:56.123Z` (millisecond precision, `Z` suffix)."""
-    return _dt(ts_ms).strftime("%Y-%m-%dT%H:%M:%S") + f".{ts_ms % 1000:03d}Z"
+    # One per trade on the write path; consecutive trades share their second.
+    return f"{_second_text(ts_ms // 1000)}.{ts_ms % 1000:03d}Z"
 
 
 def iso_s(ts_ms: int) -> str:

@@ -59,6 +59,7 @@ from rq_actors.messages import DurableTrades, Trade, TradeFrame, TradeInbox
 from rq_actors.meta import InstrumentMeta
 from rq_actors.okx.rest import OkxRest
 from rq_actors.okx.trades import Reject, parse_trade_row
+from rq_actors.timefmt import MS_PER_DAY
 from rq_actors.trades.backfill import (
     Fetched,
     aggregate_fills,
@@ -314,11 +315,10 @@ class TradeWriterActor:
         trades = released.trades
         done = 0
         try:
-            for path, group in groupby(
-                trades, key=lambda t: self._paths.trades_file(self._inst_id, t.ts_ms)
-            ):
+            # grouped by UTC day number: building the file's Path per trade was a hot spot
+            for day, group in groupby(trades, key=lambda t: t.ts_ms // MS_PER_DAY):
                 lines = [encode_trade(t, self._meta) for t in group]
-                self._out.append(path, lines)
+                self._out.append(self._paths.trades_file(self._inst_id, day * MS_PER_DAY), lines)
                 done += len(lines)
         except VaultWriteError as exc:
             rest = trades[done:]

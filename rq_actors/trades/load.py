@@ -32,21 +32,28 @@ def iter_records(
 ) -> Iterator[dict[str, Any]]:
     """Every trade record of `inst_id` with file date in `[start_day, end_day]` (inclusive,
     `YYYY-MM-DD`, either open), in trade-id order."""
-    files = [
+    return (
+        record for _, record in _merge_by_trade_id(_day_files(paths, inst_id, start_day, end_day))
+    )
+
+
+def _day_files(
+    paths: VaultPaths, inst_id: str, start_day: str | None, end_day: str | None
+) -> list[Path]:
+    return [
         p
         for p in day_files(paths, inst_id)
         if (start_day is None or p.stem >= start_day) and (end_day is None or p.stem <= end_day)
     ]
-    return _merge_by_trade_id(files)
 
 
 def iter_trades(
     paths: VaultPaths, inst_id: str, start_day: str | None = None, end_day: str | None = None
 ) -> Iterator[Trade]:
     """Like `iter_records`, as `Trade` messages (what the live feed carries)."""
-    for record in iter_records(paths, inst_id, start_day, end_day):
+    for trade_id, record in _merge_by_trade_id(_day_files(paths, inst_id, start_day, end_day)):
         try:
-            yield trade_from_record(record)
+            yield trade_from_record(record, trade_id)
         except TradeRecordError as exc:
             raise TradeVaultError(f"{paths.trades_dir(inst_id)}: {exc}") from exc
 
@@ -74,7 +81,7 @@ def _read_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield trade_id, record
 
 
-def _merge_by_trade_id(files: list[Path]) -> Iterator[dict[str, Any]]:
+def _merge_by_trade_id(files: list[Path]) -> Iterator[tuple[int, dict[str, Any]]]:
     heap: list[tuple[int, int, dict[str, Any], Iterator[tuple[int, dict[str, Any]]]]] = []
     opened = 0
 
@@ -91,13 +98,17 @@ def _merge_by_trade_id(files: list[Path]) -> Iterator[dict[str, Any]]:
 
     open_next()
     while heap:
-        _, index, record, lines = heapq.heappop(heap)
+        trade_id, index, record, lines = heapq.heappop(heap)
         if index == opened - 1:  # the newest open file has started: its successor may interleave
             open_next()
-        yield record
-        following = next(lines, None)
-        if following is not None:
-            heapq.heappush(heap, (following[0], index, following[1], lines))
+        yield trade_id, record
+        # Stay on this file while it holds the smallest id: the heap (the successor's head) is
+        # consulted per record, but only touched when the files really interleave (midnight).
+        for trade_id, following in lines:
+            if heap and (trade_id, index) > heap[0][:2]:
+                heapq.heappush(heap, (trade_id, index, following, lines))
+                break
+            yield trade_id, following
 
 
 def trade_columns(records: Iterable[dict[str, Any]]) -> dict[str, list[Any]]:

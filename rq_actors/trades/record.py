@@ -48,8 +48,11 @@ def encode_trade(trade: Trade, meta: InstrumentMeta) -> bytes:
     return orjson.dumps(record_dict(trade, meta))
 
 
-def trade_from_record(record: Any) -> Trade:
-    """The `Trade` a parsed vault record describes (the inverse of `record_dict`)."""
+def trade_from_record(record: Any, trade_id: int | None = None) -> Trade:
+    """The `Trade` a parsed vault record describes (the inverse of `record_dict`).
+
+    `trade_id`: the record's id when the caller has already validated it (the vault reader
+    does, to merge files), so it is not parsed twice."""
     try:
         if not isinstance(record, dict):
             raise TypeError(f"a JSON {type(record).__name__}, not an object")
@@ -60,7 +63,8 @@ def trade_from_record(record: Any) -> Trade:
         if count is not None and (type(count) is not int or count < 1):
             raise ValueError(f"count {count!r}")
         # Exactly the form `record_dict` writes: `int()` alone would take 1.5, " 7" or "1_0".
-        trade_id = parse_positive_int(record["trade_id"])
+        if trade_id is None:
+            trade_id = parse_positive_int(record["trade_id"])
         if trade_id is None:
             raise ValueError(f"trade_id {record['trade_id']!r}")
         for key in ("instId", "timestamp_utc", "price", "qty_contracts"):
