@@ -20,6 +20,9 @@ from rq_actors.metrics.jobs import MetricJob
 from rq_actors.metrics.replay import replay_vault
 from rq_actors.vault.paths import VaultPaths
 
+_DISK_RETRY_INITIAL_S = 0.5
+_DISK_RETRY_MAX_S = 30.0
+
 
 class DerivedActor:
     def __init__(
@@ -44,6 +47,22 @@ class DerivedActor:
         self._coalesce_s = coalesce_s
 
     async def run(self) -> None:
+        delay = _DISK_RETRY_INITIAL_S
+        while True:
+            try:
+                await self._run_once()
+                return
+            except OSError as exc:
+                # A full disk is not this actor's bug: a supervisor restart would do the same
+                # (rebuild from the saved state, repair from the outputs, catch up from the
+                # vault) but count against the group's limit, and a long full disk would then
+                # stop the whole group, capture included. So retry here, with backoff.
+                self._health.error(f"{exc}; rebuilding from the saved state in {delay:g} s")
+                self._health.set_state("recovering")
+                await trio.sleep(delay)
+                delay = min(delay * 2, _DISK_RETRY_MAX_S)
+
+    async def _run_once(self) -> None:
         jobs = await trio.to_thread.run_sync(self._make_jobs)
         try:
             await self._follow(jobs)
