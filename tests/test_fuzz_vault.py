@@ -109,7 +109,7 @@ T0 = BASE_TS - BASE_TS % MINUTE
 
 
 def _sink(folder: Path) -> StreamSink:
-    return StreamSink(folder, lambda day: folder / f"{day}.jsonl", "window_start_utc")
+    return StreamSink(folder, "window_start_utc")
 
 
 def _record(i: int) -> bytes:

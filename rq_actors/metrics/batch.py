@@ -41,13 +41,8 @@ def output_dirs(paths: VaultPaths, kind: str, inst_id: str) -> list[Path]:
         from rq_actors.metrics.wicks_job import wick_outputs
 
         return wick_outputs(paths, inst_id)
-    root = paths.root / "derived"
-    dirs = {
-        "cvd": [root / "cvd" / "okx" / inst_id],
-        "vwap": [root / "vwap" / "okx" / "perps" / inst_id],
-        "candles": [root / "candles" / "okx" / inst_id],
-    }[kind]
-    return [*dirs, paths.state_file(kind, inst_id)]
+    folder = {"cvd": paths.cvd_dir, "vwap": paths.vwap_dir, "candles": paths.candles_dir}[kind]
+    return [folder(inst_id), paths.state_file(kind, inst_id)]
 
 
 def derive_instrument(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from rq_actors.config import Config
+from rq_actors.config import TIMEFRAMES, Config
 from rq_actors.derive.candles import Candle, CandleBuilder
 from rq_actors.derive.cvd import CvdCalculator, CvdWindow
 from rq_actors.derive.vwap import RollingVwap, VwapMinute
@@ -122,11 +122,7 @@ def make_job(
             rebuild,
         )
         sinks = {
-            tf: StreamSink(
-                paths.cvd_file(inst, tf, "x").parent,
-                lambda day, tf=tf: paths.cvd_file(inst, tf, day),
-                "window_start_utc",
-            )
+            tf: StreamSink(paths.cvd_dir(inst) / tf, "window_start_utc")
             for tf in config.cvd.timeframes
         }
 
@@ -143,13 +139,7 @@ def make_job(
             ),
             rebuild,
         )
-        sinks = {
-            "1m": StreamSink(
-                paths.vwap_file(inst, "x").parent,
-                lambda day: paths.vwap_file(inst, day),
-                "window_start_utc",
-            )
-        }
+        sinks = {"1m": StreamSink(paths.vwap_dir(inst) / "1m", "window_start_utc")}
 
         def route_vwap(m: VwapMinute) -> tuple[str, int, dict[str, Any]]:
             return "1m", m.window_start_ms, m.to_record()
@@ -158,14 +148,7 @@ def make_job(
     if kind == "candles":
         tfs = candle_timeframes(config)
         calc = _restored(kind, state_path, lambda s: CandleBuilder(meta, tfs, state=s), rebuild)
-        sinks = {
-            tf: StreamSink(
-                paths.candles_file(inst, tf, "x").parent,
-                lambda day, tf=tf: paths.candles_file(inst, tf, day),
-                "open_time_utc",
-            )
-            for tf in tfs
-        }
+        sinks = {tf: StreamSink(paths.candles_dir(inst) / tf, "open_time_utc") for tf in tfs}
 
         def route_candle(c: Candle) -> tuple[str, int, dict[str, Any]]:
             return c.timeframe, c.open_time_ms, c.to_record()
@@ -176,6 +159,5 @@ def make_job(
 
 def candle_timeframes(config: Config) -> list[str]:
     """Candles are written for every SPEC §7.3 timeframe; wicks need at least theirs."""
-    order = ["1m", "5m", "15m", "1h", "4h", "1d"]
-    wanted = set(order) | set(config.wicks.timeframes)
-    return [tf for tf in order if tf in wanted]
+    wanted = set(TIMEFRAMES) | set(config.wicks.timeframes)
+    return [tf for tf in TIMEFRAMES if tf in wanted]

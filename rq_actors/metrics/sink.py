@@ -16,7 +16,7 @@ re-derivable, so the remedy is `rq derive --rebuild` (or deleting the damaged fi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import orjson
 
 from rq_actors.timefmt import date_str, parse_iso_ms
 from rq_actors.vault.files import JsonlAppender, last_line, repair_torn_tail
+from rq_actors.vault.paths import daily_file
 
 
 class DerivedOutputError(Exception):
@@ -31,9 +32,8 @@ class DerivedOutputError(Exception):
 
 
 class StreamSink:
-    def __init__(self, folder: Path, file_for_day: Callable[[str], Path], time_key: str) -> None:
+    def __init__(self, folder: Path, time_key: str) -> None:
         self._folder = folder
-        self._file_for_day = file_for_day
         self._time_key = time_key
         self._out = JsonlAppender()
         self.last_ms, self._at_last = self._restore()
@@ -79,7 +79,7 @@ class StreamSink:
             if window_ms > last:
                 last = window_ms
                 self._skip_at_last = 0
-            path = self._file_for_day(date_str(window_ms))
+            path = daily_file(self._folder, date_str(window_ms))
             by_file.setdefault(path, []).append(orjson.dumps(record))
         for path, lines in by_file.items():
             self._out.append(path, lines)

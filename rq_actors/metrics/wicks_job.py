@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from rq_actors.config import Config
+from rq_actors.config import TIMEFRAMES, Config
 from rq_actors.derive.candles import CandleBuilder
 from rq_actors.derive.common import Quant
 from rq_actors.messages import Trade
@@ -42,7 +42,7 @@ class WicksJob:
         self.state_path = paths.state_file("wicks", inst)
         self.active_path = paths.wicks_active(inst)
         state = None if rebuild else read_json(self.state_path)
-        tfs = [tf for tf in ("1m", "5m", "15m", "1h", "4h", "1d") if tf in self._tfs]
+        tfs = [tf for tf in TIMEFRAMES if tf in self._tfs]
         self._candles = CandleBuilder(meta, tfs, state=None if state is None else state["candles"])
         self._tracker = WickTracker(
             inst,
@@ -52,12 +52,7 @@ class WicksJob:
         )
         if state is not None:
             self._tracker.restore(state["tracker"])
-        folder = paths.wick_events_file(inst, "x").parent
-        self.sinks = {
-            "events": StreamSink(
-                folder, lambda day: paths.wick_events_file(inst, day), "event_time_utc"
-            )
-        }
+        self.sinks = {"events": StreamSink(paths.wicks_dir(inst) / "events", "event_time_utc")}
         self.dropped = 0
 
     @property
@@ -111,7 +106,7 @@ class WicksJob:
 def wick_outputs(paths: VaultPaths, inst_id: str) -> list[Path]:
     """What `rq derive --only wicks --rebuild` removes."""
     return [
-        paths.wick_events_file(inst_id, "x").parent,
+        paths.wicks_dir(inst_id) / "events",
         paths.wicks_active(inst_id),
         paths.state_file("wicks", inst_id),
     ]

@@ -16,6 +16,11 @@ def is_swap(inst_id: str) -> bool:
     return inst_id.endswith("-SWAP")
 
 
+def daily_file(folder: Path, day: str) -> Path:
+    """The file of one UTC day (`YYYY-MM-DD`) in a daily-rotated stream folder."""
+    return folder / f"{day}.jsonl"
+
+
 @attrs.frozen
 class VaultPaths:
     root: Path
@@ -42,29 +47,32 @@ class VaultPaths:
     def instrument_meta(self, inst_id: str) -> Path:
         return self.root / "meta" / EXCHANGE / "instruments" / f"{inst_id}.json"
 
+    def cvd_dir(self, inst_id: str) -> Path:
+        return self.root / "derived" / "cvd" / EXCHANGE / inst_id
+
     def cvd_file(self, inst_id: str, tf: str, day: str) -> Path:
-        return self.root / "derived" / "cvd" / EXCHANGE / inst_id / tf / f"{day}.jsonl"
+        return daily_file(self.cvd_dir(inst_id) / tf, day)
+
+    def vwap_dir(self, inst_id: str) -> Path:
+        return self.root / "derived" / "vwap" / EXCHANGE / "perps" / inst_id
 
     def vwap_file(self, inst_id: str, day: str) -> Path:
-        return self.root / "derived" / "vwap" / EXCHANGE / "perps" / inst_id / "1m" / f"{day}.jsonl"
+        return daily_file(self.vwap_dir(inst_id) / "1m", day)
+
+    def candles_dir(self, inst_id: str) -> Path:
+        return self.root / "derived" / "candles" / EXCHANGE / inst_id
 
     def candles_file(self, inst_id: str, tf: str, day: str) -> Path:
-        return self.root / "derived" / "candles" / EXCHANGE / inst_id / tf / f"{day}.jsonl"
+        return daily_file(self.candles_dir(inst_id) / tf, day)
+
+    def wicks_dir(self, inst_id: str) -> Path:
+        return self.root / "derived" / "wicks" / EXCHANGE / "perps" / inst_id
 
     def wick_events_file(self, inst_id: str, day: str) -> Path:
-        return (
-            self.root
-            / "derived"
-            / "wicks"
-            / EXCHANGE
-            / "perps"
-            / inst_id
-            / "events"
-            / f"{day}.jsonl"
-        )
+        return daily_file(self.wicks_dir(inst_id) / "events", day)
 
     def wicks_active(self, inst_id: str) -> Path:
-        return self.root / "derived" / "wicks" / EXCHANGE / "perps" / inst_id / "wicks_active.json"
+        return self.wicks_dir(inst_id) / "wicks_active.json"
 
     def state_file(self, kind: str, inst_id: str) -> Path:
         return self.root / "state" / kind / EXCHANGE / f"{inst_id}.state.json"
