@@ -1,8 +1,8 @@
 """Batch: `rq derive --rebuild` over a generated BTC-like vault vs the same 1m CVD and candles in
 polars and DuckDB.
 
-The vault is written directly with the project's own encoder (`rq_actors.trades.record
-.encode_trade`) and metadata helpers (`rq_actors.instruments`): a seeded random walk on the
+The vault is written directly with the project's own encoder (`rq_actors.core.trades.record
+.encode_trade`) and metadata helpers (`rq_actors.io.instruments`): a seeded random walk on the
 0.1 tick grid, 0.01-contract lots, Poisson arrivals (~17 trades/s), daily files by event time.
 It is kept in `bench/out/` and reused while its parameters match.
 
@@ -29,15 +29,15 @@ import orjson
 
 from bench.corpus import OUT, START_MS
 from rq_actors.config import parse_config
-from rq_actors.instruments import meta_to_doc, parse_instrument_row, read_saved_meta
+from rq_actors.core.timefmt import date_str
+from rq_actors.core.trades.record import encode_trade
+from rq_actors.io.instruments import meta_to_doc, parse_instrument_row, read_saved_meta
+from rq_actors.io.metrics.batch import derive_instrument
+from rq_actors.io.metrics.jobs import KINDS as ALL_KINDS
+from rq_actors.io.vault.files import atomic_write_json
+from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
-from rq_actors.metrics.batch import derive_instrument
-from rq_actors.metrics.jobs import KINDS as ALL_KINDS
 from rq_actors.sim.instruments import instrument_row, spec_for
-from rq_actors.timefmt import date_str
-from rq_actors.trades.record import encode_trade
-from rq_actors.vault.files import atomic_write_json
-from rq_actors.vault.paths import VaultPaths
 
 INST = "BTC-USDT-SWAP"
 TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h", "1d")

@@ -25,9 +25,9 @@ from typing import Any
 
 from sortedcontainers import SortedSet
 
-from rq_actors.book.model import BookModel, prepare_levels
-from rq_actors.book.parse import parse_row
-from rq_actors.book.sync import BookSync
+from rq_actors.core.book.model import BookModel, prepare_levels
+from rq_actors.core.book.parse import parse_row
+from rq_actors.core.book.sync import BookSync
 
 DEPTH = 400
 TICK = Decimal("0.1")
@@ -156,7 +156,7 @@ def main() -> None:
             m.apply_update(b, a)
             m.checksum()
 
-    print("rq_actors.book (pure Python + sortedcontainers):")
+    print("rq_actors.core.book (pure Python + sortedcontainers):")
     _run("parse_row + BookSync (what the actor runs)", n, levels, ours_end_to_end)
     _run("prepare_levels + BookModel.apply_update", n, levels, ours_model)
     _run("BookModel.apply_update (pre-validated)", n, levels, ours_apply)

@@ -20,11 +20,11 @@ from decimal import Decimal
 
 import orjson
 
+from rq_actors.core.timefmt import MS_PER_MINUTE, parse_iso_ms
+from rq_actors.core.wicks.detect import detect_wicks
+from rq_actors.core.wicks.model import ticks_to_price
+from rq_actors.core.wicks.tracker import WickTracker
 from rq_actors.messages import Trade
-from rq_actors.timefmt import MS_PER_MINUTE, parse_iso_ms
-from rq_actors.wicks.detect import detect_wicks
-from rq_actors.wicks.model import ticks_to_price
-from rq_actors.wicks.tracker import WickTracker
 
 INST = "BTC-USDT-SWAP"
 TICK = Decimal("0.1")

@@ -1,7 +1,8 @@
 """The live pipeline of `rq-run`, in process, fed with frame texts instead of WebSockets.
 
-For every instrument the group is built by the project's own wiring (`rq_actors.app.build_group`,
-metadata through a stand-in REST client that answers the instruments request from the corpus
+For every instrument the group is built by the project's own wiring
+(`rq_actors.actors.group.build_group`, metadata through a stand-in REST client that answers
+the instruments request from the corpus
 sidecar) and its actors run unchanged: book, trade writer, and the CVD, VWAP and candles derived
 actors. The retention actor is not started (one pass per 5 min; nothing to do in a short run).
 
@@ -27,15 +28,15 @@ import trio
 
 from rq_actors.actors._connection import Connection
 from rq_actors.actors.book import BookActor
+from rq_actors.actors.group import build_group
 from rq_actors.actors.socket import _EPOCHS, SocketActor
 from rq_actors.actors.trade_writer import TradeWriterActor
-from rq_actors.app import build_group
 from rq_actors.config import Config, parse_config
-from rq_actors.health import HealthLog, HealthReporter
+from rq_actors.io.health import HealthLog, HealthReporter
+from rq_actors.io.rest import TransientRestError
+from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import BookFrame, DurableTrades, TradeFrame
-from rq_actors.okx.rest import TransientRestError
 from rq_actors.supervisor import ActorSpec
-from rq_actors.vault.paths import VaultPaths
 
 Queue = trio.MemorySendChannel[tuple[str | bytes, int]]
 

@@ -25,18 +25,18 @@ import orjson
 from bench import batch, drive, suite, whatif
 from bench import corpus as corpora
 from bench.harness import bench_config
-from rq_actors.book.parse import parse_row
-from rq_actors.book.record import encode_record
-from rq_actors.book.sync import BookSync
-from rq_actors.instruments import parse_instrument_row
-from rq_actors.metrics.jobs import make_job
-from rq_actors.okx.trades import parse_trade_row
-from rq_actors.okx.ws_protocol import Push, classify
-from rq_actors.trades.load import iter_trades
-from rq_actors.trades.record import encode_trade
-from rq_actors.trades.sequencer import TradeSequencer
-from rq_actors.vault.files import JsonlAppender
-from rq_actors.vault.paths import VaultPaths
+from rq_actors.core.book.parse import parse_row
+from rq_actors.core.book.record import encode_record
+from rq_actors.core.book.sync import BookSync
+from rq_actors.core.okx.trades import parse_trade_row
+from rq_actors.core.okx.ws_protocol import Push, classify
+from rq_actors.core.trades.record import encode_trade
+from rq_actors.core.trades.sequencer import TradeSequencer
+from rq_actors.io.instruments import parse_instrument_row
+from rq_actors.io.metrics.jobs import make_job
+from rq_actors.io.vault.files import JsonlAppender
+from rq_actors.io.vault.load import iter_trades
+from rq_actors.io.vault.paths import VaultPaths
 
 
 def _time(fn: Callable[[], Any]) -> float:

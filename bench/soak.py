@@ -2,7 +2,7 @@
 
     python -m bench.soak --minutes 30              # defaults: speed 120, 2 instruments
 
-Not part of CI. It runs `rq_actors.runner.run_live` (simulator, supervisor, every actor, the
+Not part of CI. It runs `rq_actors.actors.runner.run_live` (simulator, supervisor, every actor, the
 real vault on disk) with `simulator.speed` high, so hours of market time pass in minutes, and
 every `--sample-s` seconds samples:
 - RSS of this process (`/proc/self/statm`);
@@ -11,7 +11,7 @@ every `--sample-s` seconds samples:
 - the depth of every channel of each instrument group: the trade writer's and the book's
   inboxes and the three derived feeds. The health log carries no queue depths, so they are read
   from the channels themselves (`statistics().current_buffer_used`), found by wrapping
-  `rq_actors.app.build_group`.
+  `rq_actors.actors.group.build_group`.
 
 Lag: an actor's `lag_ms` is wall clock minus the newest event time it handled, which means
 nothing when market time runs at 120×. The simulator is started `--behind-h` hours in the past
@@ -46,10 +46,10 @@ import attrs
 import orjson
 import trio
 
-import rq_actors.app as app
+import rq_actors.actors.group as app
+from rq_actors.actors.runner import run_live
 from rq_actors.config import Config, parse_config
-from rq_actors.runner import run_live
-from rq_actors.timefmt import iso_s, parse_iso_ms
+from rq_actors.core.timefmt import iso_s, parse_iso_ms
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

@@ -29,14 +29,14 @@ import trio
 from bench import batch, drive
 from bench.corpus import instrument_rows
 from bench.harness import bench_config
-from rq_actors import timefmt
 from rq_actors.actors import derived as derived_mod
-from rq_actors.instruments import parse_instrument_row
+from rq_actors.core import timefmt
+from rq_actors.core.trades import record as record_mod
+from rq_actors.io.instruments import parse_instrument_row
+from rq_actors.io.metrics.jobs import make_job
+from rq_actors.io.vault.load import iter_trades
+from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
-from rq_actors.metrics.jobs import make_job
-from rq_actors.trades import record as record_mod
-from rq_actors.trades.load import iter_trades
-from rq_actors.vault.paths import VaultPaths
 
 COALESCE_S = 0.1
 

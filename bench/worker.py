@@ -49,10 +49,10 @@ def floor(path: Path) -> dict[str, Any]:
 def core(path: Path, meta: Path) -> dict[str, Any]:
     """rq_actors' own parse + book + trade validation, synchronously, nothing else: the same
     work as the peer (no actors, no channels, no files, no derived metrics)."""
-    from rq_actors.book.parse import parse_row
-    from rq_actors.book.sync import BookSync
-    from rq_actors.okx.trades import parse_trade_row
-    from rq_actors.okx.ws_protocol import Push, classify
+    from rq_actors.core.book.parse import parse_row
+    from rq_actors.core.book.sync import BookSync
+    from rq_actors.core.okx.trades import parse_trade_row
+    from rq_actors.core.okx.ws_protocol import Push, classify
 
     books = {inst: BookSync(inst) for inst in orjson.loads(meta.read_bytes())}
     n = trades = book_msgs = 0

@@ -1,3 +1,3 @@
-from rq_actors.cli import main
+from rq_actors.commands.cli import main
 
 main()

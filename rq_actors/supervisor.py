@@ -20,7 +20,7 @@ import attrs
 import trio
 
 from rq_actors.config import SupervisorConfig
-from rq_actors.health import HealthLog, HealthReporter
+from rq_actors.io.health import HealthLog, HealthReporter
 
 
 class Actor(Protocol):

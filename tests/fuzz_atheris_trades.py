@@ -22,10 +22,15 @@ import atheris
 with atheris.instrument_imports():
     import orjson
 
-    from rq_actors.meta import InstrumentMeta
-    from rq_actors.okx.trades import MAX_DECIMAL_CHARS, Reject, is_positive_decimal, parse_trade_row
-    from rq_actors.okx.ws_protocol import Push, classify
-    from rq_actors.trades.record import decode_trade, encode_trade
+    from rq_actors.core.meta import InstrumentMeta
+    from rq_actors.core.okx.trades import (
+        MAX_DECIMAL_CHARS,
+        Reject,
+        is_positive_decimal,
+        parse_trade_row,
+    )
+    from rq_actors.core.okx.ws_protocol import Push, classify
+    from rq_actors.core.trades.record import decode_trade, encode_trade
 
 INST = "BTC-USDT-SWAP"
 META = InstrumentMeta(INST, "SWAP", "0.01", "1", "linear", "0.1", "0.01")

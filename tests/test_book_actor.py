@@ -13,13 +13,13 @@ import trio
 import trio.testing
 
 from rq_actors.actors.book import BookActor
-from rq_actors.book.record import verify_record
 from rq_actors.config import BookConfig, Config, SocketConfig
-from rq_actors.health import HealthReporter, null_reporter
+from rq_actors.core.book.record import verify_record
+from rq_actors.io.health import HealthReporter, null_reporter
+from rq_actors.io.vault.files import iter_jsonl
+from rq_actors.io.vault.paths import VaultPaths
+from rq_actors.io.vault.quarantine import QuarantineLog
 from rq_actors.messages import BookFrame, BookInbox, ConnectionEvent, Resubscribe
-from rq_actors.vault.files import iter_jsonl
-from rq_actors.vault.paths import VaultPaths
-from rq_actors.vault.quarantine import QuarantineLog
 
 INST = "BTC-USDT-SWAP"
 T0 = 1_765_710_000_000  # 2025-12-14T11:00:00Z

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rq_actors.book.model import BookModel, LevelError, mid_price, prepare_levels
-from rq_actors.okx.checksum import book_checksum
+from rq_actors.core.book.model import BookModel, LevelError, mid_price, prepare_levels
+from rq_actors.core.okx.checksum import book_checksum
 
 
 def lv(px: str, sz: str, orders: str = "1") -> list[str]:
@@ -237,8 +237,8 @@ def test_model_matches_naive_book(
 
 def test_shallow_written_depth_keeps_the_deep_levels() -> None:
     """Writing 2 levels must not cut the book to 2: deleting the top brings level 3 up."""
-    from rq_actors.book.parse import parse_row
-    from rq_actors.book.sync import BookSync
+    from rq_actors.core.book.parse import parse_row
+    from rq_actors.core.book.sync import BookSync
 
     sync = BookSync("BTC-USDT-SWAP", depth=2)
     bids = [[f"{100 - i}", "1", "0", "1"] for i in range(5)]

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from rq_actors.book.model import prepare_levels
-from rq_actors.book.parse import BookMessage, MalformedRow, parse_row
-from rq_actors.book.record import verify_record
-from rq_actors.book.recovery import ResubscribeScheduler
-from rq_actors.book.sequence import SequenceTracker, Verdict
-from rq_actors.book.sync import BookSync
-from rq_actors.okx.checksum import book_checksum
+from rq_actors.core.book.model import prepare_levels
+from rq_actors.core.book.parse import BookMessage, MalformedRow, parse_row
+from rq_actors.core.book.record import verify_record
+from rq_actors.core.book.recovery import ResubscribeScheduler
+from rq_actors.core.book.sequence import SequenceTracker, Verdict
+from rq_actors.core.book.sync import BookSync
+from rq_actors.core.okx.checksum import book_checksum
 
 INST = "BTC-USDT-SWAP"
 

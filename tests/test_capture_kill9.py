@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import orjson
 
-from rq_actors.instruments import read_saved_meta
+from rq_actors.core.trades.record import encode_trade
+from rq_actors.io.instruments import read_saved_meta
+from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
-from rq_actors.trades.record import encode_trade
-from rq_actors.vault.paths import VaultPaths
 
 INST = "BTC-USDT-SWAP"
 
@@ -95,7 +95,7 @@ def test_kill9_five_times_loses_and_duplicates_nothing(tmp_path: Path) -> None:
         kills = 0
         for run in range(6):
             proc = subprocess.Popen(
-                [sys.executable, "-m", "rq_actors.cli_run", str(cfg)],
+                [sys.executable, "-m", "rq_actors.commands.cli_run", str(cfg)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 cwd=tmp_path,

@@ -24,14 +24,14 @@ from pathlib import Path
 import httpx
 import orjson
 
+from rq_actors.actors.testing_hooks import CRASH_ENV
 from rq_actors.config import load_config
-from rq_actors.instruments import read_saved_meta
+from rq_actors.core.trades.record import encode_trade
+from rq_actors.io.instruments import read_saved_meta
+from rq_actors.io.metrics.batch import derive_instrument
+from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
-from rq_actors.metrics.batch import derive_instrument
 from rq_actors.sim.recording import load_recording
-from rq_actors.testing_hooks import CRASH_ENV
-from rq_actors.trades.record import encode_trade
-from rq_actors.vault.paths import VaultPaths
 
 INSTS = ["BTC-USDT-SWAP", "ETH-USDT-SWAP"]
 DEPTH = 50
@@ -89,7 +89,7 @@ def _write_config(tmp_path: Path, ws_port: int, rest_port: int) -> Path:
 def _run_rq(cfg: Path, seconds: float, *, kill: bool) -> None:
     env = {**os.environ, CRASH_ENV: "book=6,trade_writer=5,cvd=5,wicks=4,socket=5"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rq_actors.cli_run", str(cfg)],
+        [sys.executable, "-m", "rq_actors.commands.cli_run", str(cfg)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         cwd=cfg.parent,

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import orjson
 
-from rq_actors.instruments import meta_to_doc
+from rq_actors.core.meta import InstrumentMeta
+from rq_actors.core.timefmt import MS_PER_HOUR
+from rq_actors.core.trades.record import encode_trade
+from rq_actors.io.instruments import meta_to_doc
+from rq_actors.io.vault.files import atomic_write_json
+from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
-from rq_actors.meta import InstrumentMeta
-from rq_actors.timefmt import MS_PER_HOUR
-from rq_actors.trades.record import encode_trade
-from rq_actors.vault.files import atomic_write_json
-from rq_actors.vault.paths import VaultPaths
 
 INST = "BTC-USDT-SWAP"
 META = InstrumentMeta(INST, "SWAP", "0.01", "1", "linear", "0.1", "0.01")

@@ -167,7 +167,10 @@ def test_cli_exits_2_and_starts_nothing(tmp_path: Path, kind: str) -> None:
     text = next(b[1] for b in BAD if b[0] == kind)
     f = tmp_path / "bad.toml"
     f.write_text(text + '\n[vault]\nroot = "v"\n' if "not toml" not in kind else text)
-    for argv in (["-m", "rq_actors.cli_run", str(f)], ["-m", "rq_actors", "status", str(f)]):
+    for argv in (
+        ["-m", "rq_actors.commands.cli_run", str(f)],
+        ["-m", "rq_actors", "status", str(f)],
+    ):
         proc = subprocess.run(
             [sys.executable, *argv], capture_output=True, text=True, timeout=60, cwd=tmp_path
         )

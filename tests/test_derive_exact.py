@@ -1,4 +1,4 @@
-"""Exact arithmetic helpers of `rq_actors.derive`: parsing, canonical text, rounding, sqrt."""
+"""Exact arithmetic helpers of `rq_actors.core.derive`: parsing, canonical text, rounding, sqrt."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rq_actors.derive.common import Quant, timeframe_minutes
-from rq_actors.derive.exact import (
+from rq_actors.core.derive.common import Quant, timeframe_minutes
+from rq_actors.core.derive.exact import (
     decimals_of,
     div_half_even,
     fmt_decimal,
@@ -20,7 +20,7 @@ from rq_actors.derive.exact import (
     sqrt_ratio_half_even,
     to_decimal,
 )
-from rq_actors.meta import InstrumentMeta
+from rq_actors.core.meta import InstrumentMeta
 
 CANONICAL = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?$")
 

@@ -11,16 +11,16 @@ import time
 from pathlib import Path
 
 from rq_actors.config import load_config
-from rq_actors.instruments import meta_to_doc
+from rq_actors.core.meta import InstrumentMeta
+from rq_actors.core.timefmt import MS_PER_MINUTE
+from rq_actors.core.trades.record import encode_trade
+from rq_actors.io.instruments import meta_to_doc
+from rq_actors.io.metrics.batch import derive_instrument
+from rq_actors.io.vault.files import atomic_write_json
+from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
-from rq_actors.meta import InstrumentMeta
-from rq_actors.metrics.batch import derive_instrument
 from rq_actors.sim.events import TradeGroup
 from rq_actors.sim.market import Market
-from rq_actors.timefmt import MS_PER_MINUTE
-from rq_actors.trades.record import encode_trade
-from rq_actors.vault.files import atomic_write_json
-from rq_actors.vault.paths import VaultPaths
 
 INST = "BTC-USDT-SWAP"
 META = InstrumentMeta(INST, "SWAP", "0.01", "1", "linear", "0.1", "0.01")

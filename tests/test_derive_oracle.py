@@ -19,10 +19,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rq_actors.derive import CandleBuilder, CvdCalculator, RollingVwap
+from rq_actors.core.derive import CandleBuilder, CvdCalculator, RollingVwap
+from rq_actors.core.meta import InstrumentMeta
+from rq_actors.core.timefmt import MS_PER_DAY, MS_PER_MINUTE, iso_s
 from rq_actors.messages import Trade
-from rq_actors.meta import InstrumentMeta
-from rq_actors.timefmt import MS_PER_DAY, MS_PER_MINUTE, iso_s
 
 # (meta, price centre in ticks)
 INSTRUMENTS = [

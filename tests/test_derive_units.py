@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from rq_actors.derive import CandleBuilder, CvdCalculator, RollingVwap
+from rq_actors.core.derive import CandleBuilder, CvdCalculator, RollingVwap
+from rq_actors.core.meta import InstrumentMeta
+from rq_actors.core.timefmt import MS_PER_DAY, MS_PER_MINUTE
 from rq_actors.messages import Trade
-from rq_actors.meta import InstrumentMeta
-from rq_actors.timefmt import MS_PER_DAY, MS_PER_MINUTE
 
 LINEAR = InstrumentMeta("BTC-USDT-SWAP", "SWAP", "0.01", "1", "linear", "0.1", "0.01")
 INVERSE = InstrumentMeta("BTC-USD-SWAP", "SWAP", "100", "1", "inverse", "0.1", "1")

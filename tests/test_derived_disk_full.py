@@ -10,18 +10,18 @@ from pathlib import Path
 import pytest
 
 from rq_actors.actors.derived import DerivedActor
+from rq_actors.actors.feed import LiveFeed
 from rq_actors.config import parse_config
-from rq_actors.feed import LiveFeed
-from rq_actors.health import null_reporter
-from rq_actors.instruments import meta_to_doc
+from rq_actors.core.meta import InstrumentMeta
+from rq_actors.core.trades.record import encode_trade
+from rq_actors.io.health import null_reporter
+from rq_actors.io.instruments import meta_to_doc
+from rq_actors.io.metrics.batch import derive_instrument
+from rq_actors.io.metrics.jobs import make_job
+from rq_actors.io.metrics.sink import StreamSink
+from rq_actors.io.vault.files import atomic_write_json
+from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
-from rq_actors.meta import InstrumentMeta
-from rq_actors.metrics.batch import derive_instrument
-from rq_actors.metrics.jobs import make_job
-from rq_actors.metrics.sink import StreamSink
-from rq_actors.trades.record import encode_trade
-from rq_actors.vault.files import atomic_write_json
-from rq_actors.vault.paths import VaultPaths
 
 INST = "BTC-USDT-SWAP"
 META = InstrumentMeta(INST, "SWAP", "0.01", "1", "linear", "0.1", "0.01")

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import trio
 
+from rq_actors.actors.runner import run_live
+from rq_actors.actors.testing_hooks import TestHooks
+from rq_actors.commands.status import latest_by_actor
 from rq_actors.config import Config, parse_config
-from rq_actors.metrics.batch import derive_instrument
-from rq_actors.runner import run_live
-from rq_actors.status import latest_by_actor
-from rq_actors.testing_hooks import TestHooks
+from rq_actors.io.metrics.batch import derive_instrument
 
 INSTS = ["BTC-USDT-SWAP", "ETH-USDT-SWAP"]
 START_MS = 1_765_756_740_000  # 2025-12-14T23:59:00Z: the run crosses a UTC midnight

@@ -1,6 +1,6 @@
 """Disk full (ENOSPC) while capturing (issue: reliability suite, part 3).
 
-The fault is injected at the OS call: `os.write` as seen by `rq_actors.vault.files` writes half
+The fault is injected at the OS call: `os.write` as seen by `rq_actors.io.vault.files` writes half
 of what it was given, then raises `OSError(ENOSPC)`, exactly what a filling disk does to a
 large append. What must hold: no torn line is ever left in a file, the trade writer reports the
 disk problem and keeps every trade (in memory, or re-fetched from REST after a restart), and
@@ -23,10 +23,10 @@ import trio
 import trio.testing
 
 from rq_actors.actors.trade_writer import TradeWriterActor
-from rq_actors.book.record import verify_record
-from rq_actors.trades.record import decode_trade
-from rq_actors.vault import files
-from rq_actors.vault.files import JsonlAppender, VaultWriteError
+from rq_actors.core.book.record import verify_record
+from rq_actors.core.trades.record import decode_trade
+from rq_actors.io.vault import files
+from rq_actors.io.vault.files import JsonlAppender, VaultWriteError
 from tests.test_book_actor import (
     T0,
     TICK,
@@ -41,7 +41,7 @@ from tests.test_trade_support import frame as trade_frame
 
 
 class FullDisk:
-    """`os.write` for `rq_actors.vault.files` only: while `is_full()`, writes to a path holding
+    """`os.write` for `rq_actors.io.vault.files` only: while `is_full()`, writes to a path holding
     `match` store half their bytes and raise ENOSPC."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, match: str) -> None:

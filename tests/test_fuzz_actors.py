@@ -18,17 +18,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rq_actors.actors.book import BookActor
-from rq_actors.book.model import MAX_FIELD_CHARS
-from rq_actors.book.parse import MalformedRow, parse_row
-from rq_actors.book.record import verify_record
 from rq_actors.config import Config, SocketConfig
-from rq_actors.health import null_reporter
+from rq_actors.core.book.model import MAX_FIELD_CHARS
+from rq_actors.core.book.parse import MalformedRow, parse_row
+from rq_actors.core.book.record import verify_record
+from rq_actors.core.okx.trades import Reject, is_positive_decimal, parse_trade_row
+from rq_actors.io.health import null_reporter
+from rq_actors.io.vault.files import iter_jsonl
+from rq_actors.io.vault.paths import VaultPaths
+from rq_actors.io.vault.quarantine import QuarantineLog
+from rq_actors.io.vault.trade_files import day_files
 from rq_actors.messages import BookFrame, BookInbox, Resubscribe, TradeFrame
-from rq_actors.okx.trades import Reject, is_positive_decimal, parse_trade_row
-from rq_actors.trades.vault import day_files
-from rq_actors.vault.files import iter_jsonl
-from rq_actors.vault.paths import VaultPaths
-from rq_actors.vault.quarantine import QuarantineLog
 from tests.test_fuzz_parsers import numberish, plain_decimals, wire_values
 from tests.test_trade_support import BASE_TS, INST, FakeHistory, Harness, fill_row
 

@@ -15,13 +15,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rq_actors.book.model import MAX_FIELD_CHARS
-from rq_actors.book.parse import BookMessage, MalformedRow, parse_row, row_ts_ms
-from rq_actors.book.sync import BookSync
-from rq_actors.instruments import InstrumentMetaError, meta_from_doc, parse_instrument_row
-from rq_actors.meta import InstrumentMeta
-from rq_actors.okx.rest import RateLimited, RestError, TransientRestError, parse_envelope
-from rq_actors.okx.trades import (
+from rq_actors.core.book.model import MAX_FIELD_CHARS
+from rq_actors.core.book.parse import BookMessage, MalformedRow, parse_row, row_ts_ms
+from rq_actors.core.book.sync import BookSync
+from rq_actors.core.meta import InstrumentMeta
+from rq_actors.core.okx.trades import (
     MAX_DECIMAL_CHARS,
     MAX_TS_MS,
     REQUIRED_FIELDS,
@@ -29,8 +27,10 @@ from rq_actors.okx.trades import (
     is_positive_decimal,
     parse_trade_row,
 )
-from rq_actors.okx.ws_protocol import Invalid, Push, classify, newest_ts_ms
-from rq_actors.trades.record import TradeRecordError, decode_trade, encode_trade
+from rq_actors.core.okx.ws_protocol import Invalid, Push, classify, newest_ts_ms
+from rq_actors.core.trades.record import TradeRecordError, decode_trade, encode_trade
+from rq_actors.io.instruments import InstrumentMetaError, meta_from_doc, parse_instrument_row
+from rq_actors.io.rest import RateLimited, RestError, TransientRestError, parse_envelope
 from tests.test_trade_support import BASE_TS, INST, META
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -196,7 +196,7 @@ def test_book_sync_never_raises_on_any_accepted_sequence(steps: list[tuple[Any, 
                                 "fault")  # fmt: skip
 
 
-# ---- WebSocket frames (rq_actors/okx/ws_protocol.py, owned by another helper) ------------------
+# ---- WebSocket frames (rq_actors/core/okx/ws_protocol.py) ----------------------------------------
 
 
 @FUZZ

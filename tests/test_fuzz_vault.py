@@ -21,13 +21,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rq_actors.actors.book import _last_timestamp
-from rq_actors.metrics.sink import DerivedOutputError, StreamSink
-from rq_actors.timefmt import iso_s
-from rq_actors.trades.load import iter_trades
-from rq_actors.trades.record import TradeRecordError, decode_trade, encode_trade
-from rq_actors.trades.vault import TradeVaultError, restore_last_trade_id
-from rq_actors.vault.files import JsonlAppender, last_line
-from rq_actors.vault.paths import VaultPaths
+from rq_actors.core.timefmt import iso_s
+from rq_actors.core.trades.record import TradeRecordError, decode_trade, encode_trade
+from rq_actors.io.metrics.sink import DerivedOutputError, StreamSink
+from rq_actors.io.vault.files import JsonlAppender, last_line
+from rq_actors.io.vault.load import iter_trades
+from rq_actors.io.vault.paths import VaultPaths
+from rq_actors.io.vault.trade_files import TradeVaultError, restore_last_trade_id
 from tests.test_trade_support import BASE_TS, INST, META, trade
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

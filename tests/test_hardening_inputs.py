@@ -15,12 +15,12 @@ import orjson
 import pytest
 import trio
 
-from rq_actors.book.parse import MalformedRow, parse_row
 from rq_actors.config import ConfigError, load_config
-from rq_actors.instruments import InstrumentMetaError, parse_instrument_row
-from rq_actors.okx.trades import Reject, parse_trade_row
-from rq_actors.trades.backfill import fetch_history
-from rq_actors.vault.paths import VaultPaths
+from rq_actors.core.book.parse import MalformedRow, parse_row
+from rq_actors.core.okx.trades import Reject, parse_trade_row
+from rq_actors.io.backfill import fetch_history
+from rq_actors.io.instruments import InstrumentMetaError, parse_instrument_row
+from rq_actors.io.vault.paths import VaultPaths
 from tests.test_socket_actor import running, wait_until
 from tests.test_trade_support import BASE_TS, INST, FakeHistory, Harness, fill_row, frame
 
@@ -220,7 +220,7 @@ async def test_rest_envelope_garbage_is_a_clear_error(autojump_clock: Any) -> No
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=next(answers))
 
-    from rq_actors.okx.rest import OkxRest, RestError
+    from rq_actors.io.rest import OkxRest, RestError
 
     async with OkxRest("http://okx.test", transport=httpx.MockTransport(handler),
                        max_attempts=1) as rest:  # fmt: skip

@@ -9,15 +9,15 @@ import httpx
 import orjson
 import pytest
 
-from rq_actors.instruments import (
+from rq_actors.core.meta import InstrumentMeta
+from rq_actors.io.instruments import (
     InstrumentMetaError,
     load_instrument_meta,
     parse_instrument_row,
     read_saved_meta,
 )
-from rq_actors.meta import InstrumentMeta
-from rq_actors.okx.rest import OkxRest
-from rq_actors.vault.paths import VaultPaths
+from rq_actors.io.rest import OkxRest
+from rq_actors.io.vault.paths import VaultPaths
 
 SWAP_ROW = {
     "instType": "SWAP", "instId": "BTC-USDT-SWAP", "instFamily": "BTC-USDT", "uly": "BTC-USDT",

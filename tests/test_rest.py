@@ -9,7 +9,7 @@ import orjson
 import pytest
 import trio
 
-from rq_actors.okx.rest import (
+from rq_actors.io.rest import (
     OkxRest,
     RateLimited,
     RateLimiter,

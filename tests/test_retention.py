@@ -15,8 +15,9 @@ import trio.testing
 
 from rq_actors.actors.retention import RetentionActor
 from rq_actors.config import Config, RetentionConfig
-from rq_actors.health import null_reporter
-from rq_actors.retention import (
+from rq_actors.core.timefmt import MS_PER_DAY, MS_PER_HOUR
+from rq_actors.io.health import null_reporter
+from rq_actors.io.retention import (
     Compress,
     Delete,
     HourFile,
@@ -25,8 +26,7 @@ from rq_actors.retention import (
     run_retention_pass,
     temp_name,
 )
-from rq_actors.timefmt import MS_PER_DAY, MS_PER_HOUR
-from rq_actors.vault.paths import VaultPaths
+from rq_actors.io.vault.paths import VaultPaths
 
 INST = "BTC-USDT-SWAP"
 H = MS_PER_HOUR

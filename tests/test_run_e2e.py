@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from rq_actors.status import latest_by_actor
+from rq_actors.commands.status import latest_by_actor
 
 
 def _write_config(tmp_path: Path) -> Path:
@@ -52,7 +52,7 @@ def test_rq_run_captures_and_stops_cleanly_on_signal(tmp_path: Path, signum: int
     cfg = _write_config(tmp_path)
     vault = tmp_path / "vault"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rq_actors.cli_run", str(cfg)],
+        [sys.executable, "-m", "rq_actors.commands.cli_run", str(cfg)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=tmp_path,

@@ -11,21 +11,21 @@ import orjson
 import pytest
 
 from rq_actors.config import Config, parse_config
-from rq_actors.derive.candles import CandleBuilder
-from rq_actors.instruments import meta_to_doc
+from rq_actors.core.derive.candles import CandleBuilder
+from rq_actors.core.meta import InstrumentMeta
+from rq_actors.core.timefmt import MS_PER_MINUTE, iso_ms
+from rq_actors.core.trades.record import encode_trade
+from rq_actors.core.wicks import signals as pure
+from rq_actors.core.wicks.detect import wicks_from_candle
+from rq_actors.core.wicks.tracker import WickTracker
+from rq_actors.io.instruments import meta_to_doc
+from rq_actors.io.metrics.batch import derive_instrument
+from rq_actors.io.signals import find_hidden_signals
+from rq_actors.io.vault.files import atomic_write_json
+from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
-from rq_actors.meta import InstrumentMeta
-from rq_actors.metrics.batch import derive_instrument
-from rq_actors.signals import find_hidden_signals
 from rq_actors.sim.events import TradeGroup
 from rq_actors.sim.market import Market
-from rq_actors.timefmt import MS_PER_MINUTE, iso_ms
-from rq_actors.trades.record import encode_trade
-from rq_actors.vault.files import atomic_write_json
-from rq_actors.vault.paths import VaultPaths
-from rq_actors.wicks import signals as pure
-from rq_actors.wicks.detect import wicks_from_candle
-from rq_actors.wicks.tracker import WickTracker
 
 INST = "ETH-USDT-SWAP"
 META = InstrumentMeta(INST, "SWAP", "0.1", "1", "linear", "0.01", "0.01")

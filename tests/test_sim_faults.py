@@ -7,7 +7,7 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
 
-from rq_actors.okx.checksum import book_checksum
+from rq_actors.core.okx.checksum import book_checksum
 from rq_actors.sim.options import FaultOptions
 from tests.test_sim_helpers import ClientBook, next_json, start_sim, subscribe
 

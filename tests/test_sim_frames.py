@@ -7,7 +7,7 @@ import random
 import orjson
 import pytest
 
-from rq_actors.okx.checksum import book_checksum
+from rq_actors.core.okx.checksum import book_checksum
 from rq_actors.sim.events import BookMessage, Fill, TradeGroup
 from rq_actors.sim.frames import (
     encode_ack,

@@ -8,7 +8,7 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from rq_actors.okx.checksum import book_checksum
+from rq_actors.core.okx.checksum import book_checksum
 from rq_actors.sim.events import BookMessage, MarketEvent, TradeGroup
 from rq_actors.sim.frames import encode_book
 from rq_actors.sim.instruments import fmt_scaled, instrument_row, spec_for

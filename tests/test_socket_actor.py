@@ -24,7 +24,9 @@ from trio_websocket import (
 
 from rq_actors.actors.socket import SocketActor
 from rq_actors.config import Config, parse_config
-from rq_actors.health import HealthReporter, null_reporter
+from rq_actors.io.health import HealthReporter, null_reporter
+from rq_actors.io.vault.paths import VaultPaths
+from rq_actors.io.vault.quarantine import QuarantineLog
 from rq_actors.messages import (
     BookFrame,
     BookInbox,
@@ -33,8 +35,6 @@ from rq_actors.messages import (
     TradeFrame,
     TradeInbox,
 )
-from rq_actors.vault.paths import VaultPaths
-from rq_actors.vault.quarantine import QuarantineLog
 
 INST = "BTC-USDT-SWAP"
 

@@ -19,7 +19,9 @@ import trio.testing
 
 from rq_actors.actors.socket import SocketActor
 from rq_actors.config import parse_config
-from rq_actors.health import HealthReporter, null_reporter
+from rq_actors.io.health import HealthReporter, null_reporter
+from rq_actors.io.vault.paths import VaultPaths
+from rq_actors.io.vault.quarantine import QuarantineLog
 from rq_actors.messages import (
     BookFrame,
     BookInbox,
@@ -29,8 +31,6 @@ from rq_actors.messages import (
     TradeInbox,
 )
 from rq_actors.sim.server import FaultOptions, SimOptions, Simulator
-from rq_actors.vault.paths import VaultPaths
-from rq_actors.vault.quarantine import QuarantineLog
 
 INST = "BTC-USDT-SWAP"
 

@@ -8,7 +8,7 @@ import trio
 import trio.testing
 
 from rq_actors.config import SupervisorConfig
-from rq_actors.health import HealthLog, HealthReporter
+from rq_actors.io.health import HealthLog, HealthReporter
 from rq_actors.supervisor import ActorSpec, GroupSetupError, Supervisor
 
 

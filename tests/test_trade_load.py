@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from rq_actors.core.trades.record import encode_trade
+from rq_actors.io.vault.load import iter_records, iter_trades, load_trades_df, trade_columns
+from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
-from rq_actors.trades.load import iter_records, iter_trades, load_trades_df, trade_columns
-from rq_actors.trades.record import encode_trade
-from rq_actors.vault.paths import VaultPaths
 from tests.test_trade_support import INST, META
 
 MIDNIGHT = 1_765_756_800_000  # 2025-12-15T00:00:00.000Z

@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from rq_actors.messages import Trade
-from rq_actors.okx.trades import (
+from rq_actors.core.okx.trades import (
     MAX_TS_MS,
     Reject,
     is_positive_decimal,
     parse_positive_int,
     parse_trade_row,
 )
+from rq_actors.messages import Trade
 from tests.test_trade_support import INST, fill_row
 
 

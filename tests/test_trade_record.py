@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from rq_actors.messages import Trade
-from rq_actors.meta import InstrumentMeta
-from rq_actors.trades.record import (
+from rq_actors.core.meta import InstrumentMeta
+from rq_actors.core.trades.record import (
     TradeRecordError,
     decode_trade,
     encode_trade,
     record_dict,
     trade_from_record,
 )
+from rq_actors.messages import Trade
 
 SWAP = InstrumentMeta("BTC-USDT-SWAP", "SWAP", "0.01", "1", "linear", "0.1", "0.01")
 SPOT = InstrumentMeta("BTC-USDT", "SPOT", "1", "1", "spot", "0.1", "0.00000001")

@@ -6,8 +6,8 @@ from typing import Any
 
 import trio
 
-from rq_actors.trades.backfill import aggregate_fills, drop_covered, fetch_history, uncovered
-from rq_actors.trades.sequencer import NO_WAIT, Hole, TradeSequencer
+from rq_actors.core.trades.sequencer import NO_WAIT, Hole, TradeSequencer
+from rq_actors.io.backfill import aggregate_fills, drop_covered, fetch_history, uncovered
 from tests.test_trade_support import INST, FakeHistory, fill_row, trade
 
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import trio
 
-from rq_actors.instruments import load_instrument_meta
-from rq_actors.okx.rest import OkxRest
+from rq_actors.io.instruments import load_instrument_meta
+from rq_actors.io.rest import OkxRest
+from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.sim.server import SimOptions, Simulator
-from rq_actors.vault.paths import VaultPaths
 from tests.test_trade_support import INST, FakeHistory, Harness, frame, up
 
 _REST = {"max_attempts": 2, "backoff_initial_s": 0.05, "timeout_s": 5.0}

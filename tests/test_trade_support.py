@@ -12,17 +12,17 @@ import httpx
 import orjson
 import trio
 
+from rq_actors.actors.feed import LiveFeed
 from rq_actors.actors.trade_writer import TradeWriterActor
 from rq_actors.config import Config, ExchangeConfig
-from rq_actors.feed import LiveFeed
-from rq_actors.health import HealthReporter, null_reporter
+from rq_actors.core.meta import InstrumentMeta
+from rq_actors.io.health import HealthReporter, null_reporter
+from rq_actors.io.rest import OkxRest
+from rq_actors.io.vault.files import iter_jsonl
+from rq_actors.io.vault.paths import VaultPaths
+from rq_actors.io.vault.quarantine import QuarantineLog
+from rq_actors.io.vault.trade_files import day_files
 from rq_actors.messages import ConnectionEvent, DurableTrades, Trade, TradeFrame, TradeInbox
-from rq_actors.meta import InstrumentMeta
-from rq_actors.okx.rest import OkxRest
-from rq_actors.trades.vault import day_files
-from rq_actors.vault.files import iter_jsonl
-from rq_actors.vault.paths import VaultPaths
-from rq_actors.vault.quarantine import QuarantineLog
 
 INST = "BTC-USDT-SWAP"
 BASE_TS = 1_765_748_096_123  # 2025-12-14T21:34:56.123Z

@@ -9,10 +9,10 @@ import orjson
 import pytest
 import trio
 
-from rq_actors.feed import LiveFeed
-from rq_actors.trades.record import encode_trade
-from rq_actors.trades.vault import TradeVaultError, restore_last_trade_id
-from rq_actors.vault.paths import VaultPaths
+from rq_actors.actors.feed import LiveFeed
+from rq_actors.core.trades.record import encode_trade
+from rq_actors.io.vault.paths import VaultPaths
+from rq_actors.io.vault.trade_files import TradeVaultError, restore_last_trade_id
 from tests.test_trade_support import (
     BASE_TS,
     INST,

@@ -11,8 +11,8 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rq_actors.timefmt import MS_PER_HOUR, MS_PER_MINUTE, iso_ms, iso_s, parse_iso_ms
-from rq_actors.wicks import Wick, WickTracker, detect_wicks, timeframe_ms
+from rq_actors.core.timefmt import MS_PER_HOUR, MS_PER_MINUTE, iso_ms, iso_s, parse_iso_ms
+from rq_actors.core.wicks import Wick, WickTracker, detect_wicks, timeframe_ms
 
 INST = "ETH-USDT-SWAP"
 T0 = parse_iso_ms("2025-12-14T00:00:00Z")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from rq_actors.timefmt import iso_s, parse_iso_ms
-from rq_actors.wicks import (
+from rq_actors.core.timefmt import iso_s, parse_iso_ms
+from rq_actors.core.wicks import (
     WickSnapshot,
     WickTracker,
     detect_wicks,

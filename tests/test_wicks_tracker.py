@@ -9,9 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from rq_actors.messages import Trade
-from rq_actors.timefmt import MS_PER_HOUR, parse_iso_ms
-from rq_actors.wicks import (
+from rq_actors.core.timefmt import MS_PER_HOUR, parse_iso_ms
+from rq_actors.core.wicks import (
     OffGridPrice,
     Wick,
     WickTracker,
@@ -21,8 +20,9 @@ from rq_actors.wicks import (
     ticks_to_price,
     timeframe_ms,
 )
-from rq_actors.wicks.extremes import RunningExtreme
-from rq_actors.wicks.records import fill_fraction
+from rq_actors.core.wicks.extremes import RunningExtreme
+from rq_actors.core.wicks.records import fill_fraction
+from rq_actors.messages import Trade
 
 INST = "BTC-USDT-SWAP"
 T0 = parse_iso_ms("2025-12-14T10:00:00Z")
@@ -406,9 +406,9 @@ def test_restore_refuses_other_settings() -> None:
 def test_candle_builder_adapter_and_batches() -> None:
     """`wicks_from_candle` over `derive.candles.CandleBuilder` output, fed in batches, equals
     per-trade feeding with wicks straight from OHLC windows built here."""
-    from rq_actors.derive.candles import CandleBuilder
-    from rq_actors.meta import InstrumentMeta
-    from rq_actors.wicks import wicks_from_candle
+    from rq_actors.core.derive.candles import CandleBuilder
+    from rq_actors.core.meta import InstrumentMeta
+    from rq_actors.core.wicks import wicks_from_candle
 
     meta = InstrumentMeta(INST, "SWAP", "0.01", "1", "linear", "0.1", "0.01")
     rnd = random.Random(7)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rq_actors.okx.ws_protocol import (
+from rq_actors.core.okx.ws_protocol import (
     Ack,
     ErrorEvent,
     Invalid,

@@ -31,9 +31,7 @@ from trio_websocket import (
 )
 
 from rq_actors.config import SocketConfig
-from rq_actors.health import HealthReporter
-from rq_actors.messages import BookFrame, ConnectionEvent, Endpoint, TradeFrame
-from rq_actors.okx.ws_protocol import (
+from rq_actors.core.okx.ws_protocol import (
     NOTICE_SERVICE_UPGRADE,
     PING,
     PONG,
@@ -47,7 +45,9 @@ from rq_actors.okx.ws_protocol import (
     classify,
     newest_ts_ms,
 )
-from rq_actors.vault.quarantine import QuarantineLog
+from rq_actors.io.health import HealthReporter
+from rq_actors.io.vault.quarantine import QuarantineLog
+from rq_actors.messages import BookFrame, ConnectionEvent, Endpoint, TradeFrame
 
 # trio-websocket waits up to 60 s for the close handshake by default; a peer that went silent
 # must not keep a dead connection (and the reconnect behind it) hanging that long.

@@ -1,6 +1,6 @@
 """The book actor (SPEC §6): keeps one instrument's L2 book and writes it every 2 s.
 
-Thin shell around `rq_actors.book`: receive a frame, validate and apply its rows with
+Thin shell around `rq_actors.core.book`: receive a frame, validate and apply its rows with
 `BookSync`, write records, ask the socket actor for a resubscribe when the book breaks.
 
 - Records go to `l2_perps/{instId}/{date}/{HH}.jsonl` by the record's event time, every
@@ -30,17 +30,17 @@ from typing import Any
 import orjson
 import trio
 
-from rq_actors.book.parse import BookMessage, MalformedRow, parse_row, row_ts_ms
-from rq_actors.book.record import encode_record
-from rq_actors.book.recovery import ResubscribeScheduler
-from rq_actors.book.sync import BookSync, Outcome
 from rq_actors.config import Config
-from rq_actors.health import HealthReporter
+from rq_actors.core.book.parse import BookMessage, MalformedRow, parse_row, row_ts_ms
+from rq_actors.core.book.record import encode_record
+from rq_actors.core.book.recovery import ResubscribeScheduler
+from rq_actors.core.book.sync import BookSync, Outcome
+from rq_actors.core.timefmt import MS_PER_HOUR, iso_ms
+from rq_actors.io.health import HealthReporter
+from rq_actors.io.vault.files import JsonlAppender, VaultWriteError, last_line, repair_torn_tail
+from rq_actors.io.vault.paths import VaultPaths
+from rq_actors.io.vault.quarantine import QuarantineLog
 from rq_actors.messages import BookFrame, BookInbox, ConnectionEvent, Resubscribe
-from rq_actors.timefmt import MS_PER_HOUR, iso_ms
-from rq_actors.vault.files import JsonlAppender, VaultWriteError, last_line, repair_torn_tail
-from rq_actors.vault.paths import VaultPaths
-from rq_actors.vault.quarantine import QuarantineLog
 
 # After a resubscribe, wait this long at most (doubling from `socket.subscribe_timeout_s`) for
 # the snapshot before asking again.

@@ -13,12 +13,12 @@ from collections.abc import Callable, Sequence
 
 import trio
 
-from rq_actors.feed import LiveFeed
-from rq_actors.health import HealthReporter
+from rq_actors.actors.feed import LiveFeed
+from rq_actors.io.health import HealthReporter
+from rq_actors.io.metrics.jobs import MetricJob
+from rq_actors.io.metrics.replay import replay_vault
+from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
-from rq_actors.metrics.jobs import MetricJob
-from rq_actors.metrics.replay import replay_vault
-from rq_actors.vault.paths import VaultPaths
 
 _DISK_RETRY_INITIAL_S = 0.5
 _DISK_RETRY_MAX_S = 30.0

@@ -13,9 +13,9 @@ from collections.abc import Callable
 import trio
 
 from rq_actors.config import Config
-from rq_actors.health import HealthReporter
-from rq_actors.retention import RetentionReport, run_retention_pass
-from rq_actors.vault.paths import VaultPaths
+from rq_actors.io.health import HealthReporter
+from rq_actors.io.retention import RetentionReport, run_retention_pass
+from rq_actors.io.vault.paths import VaultPaths
 
 
 def _wall_ms() -> int:

@@ -33,7 +33,8 @@ from rq_actors.actors._connection import (
     Switchboard,
 )
 from rq_actors.config import Config
-from rq_actors.health import HealthReporter
+from rq_actors.io.health import HealthReporter
+from rq_actors.io.vault.quarantine import QuarantineLog
 from rq_actors.messages import (
     BookFrame,
     BookInbox,
@@ -43,7 +44,6 @@ from rq_actors.messages import (
     TradeFrame,
     TradeInbox,
 )
-from rq_actors.vault.quarantine import QuarantineLog
 
 # Epochs are process-wide so that a restarted socket actor never reuses one a consumer has seen.
 _EPOCHS = itertools.count(1)

@@ -8,7 +8,7 @@ Decisions worth knowing:
 - Files: a trade is filed under its own `ts` date. Every file and the instrument's whole stream
   are strictly increasing in trade id; at midnight, timestamps can step back a few ms between
   consecutive ids, so a trade may land in the previous day's file after a newer-id trade went
-  into the next day's. Trade-id order wins; readers merge by id (`rq_actors.trades.load`).
+  into the next day's. Trade-id order wins; readers merge by id (`rq_actors.io.vault.load`).
 - Batches: all frames already waiting in the inbox are handled together, so a burst becomes one
   write + flush per file and one `DurableTrades` per feed, not one per trade.
 - Reorder window: a trade after a hole is held up to `reorder_window_s` (from its arrival) for
@@ -52,27 +52,27 @@ from typing import Any
 import orjson
 import trio
 
+from rq_actors.actors.feed import LiveFeed
 from rq_actors.config import Config
-from rq_actors.feed import LiveFeed
-from rq_actors.health import HealthReporter
-from rq_actors.messages import DurableTrades, Trade, TradeFrame, TradeInbox
-from rq_actors.meta import InstrumentMeta
-from rq_actors.okx.rest import OkxRest
-from rq_actors.okx.trades import Reject, parse_trade_row
-from rq_actors.timefmt import MS_PER_DAY
-from rq_actors.trades.backfill import (
+from rq_actors.core.meta import InstrumentMeta
+from rq_actors.core.okx.trades import Reject, parse_trade_row
+from rq_actors.core.timefmt import MS_PER_DAY
+from rq_actors.core.trades.record import encode_trade
+from rq_actors.core.trades.sequencer import NO_WAIT, Released, TradeSequencer
+from rq_actors.io.backfill import (
     Fetched,
     aggregate_fills,
     drop_covered,
     fetch_history,
     uncovered,
 )
-from rq_actors.trades.record import encode_trade
-from rq_actors.trades.sequencer import NO_WAIT, Released, TradeSequencer
-from rq_actors.trades.vault import restore_last_trade_id
-from rq_actors.vault.files import JsonlAppender, VaultWriteError
-from rq_actors.vault.paths import VaultPaths
-from rq_actors.vault.quarantine import QuarantineLog
+from rq_actors.io.health import HealthReporter
+from rq_actors.io.rest import OkxRest
+from rq_actors.io.vault.files import JsonlAppender, VaultWriteError
+from rq_actors.io.vault.paths import VaultPaths
+from rq_actors.io.vault.quarantine import QuarantineLog
+from rq_actors.io.vault.trade_files import restore_last_trade_id
+from rq_actors.messages import DurableTrades, Trade, TradeFrame, TradeInbox
 
 
 class TradeWriterActor:

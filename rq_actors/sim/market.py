@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 
-from rq_actors.okx.checksum import CHECKSUM_LEVELS, book_checksum
+from rq_actors.core.okx.checksum import CHECKSUM_LEVELS, book_checksum
 from rq_actors.sim.book import BookSide
 from rq_actors.sim.events import BookMessage, Fill, MarketEvent, TradeGroup
 from rq_actors.sim.instruments import InstrumentSpec, spec_for

@@ -1,0 +1,117 @@
+"""Wiring: the actor group of one instrument (SPEC §2, §3).
+
+```
+socket ──trades──▶ trade writer ──(durable)──▶ cvd, vwap, wicks/candles
+   ▲    ──books───▶ book ──snapshots──▶ vault
+   └──resubscribe── book
+```
+The channels are made here, once per group, so they outlive actor restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import trio
+
+from rq_actors.actors.book import BookActor
+from rq_actors.actors.derived import DerivedActor
+from rq_actors.actors.feed import LiveFeed
+from rq_actors.actors.retention import RetentionActor
+from rq_actors.actors.socket import SocketActor
+from rq_actors.actors.testing_hooks import TestHooks
+from rq_actors.actors.trade_writer import TradeWriterActor
+from rq_actors.config import Config
+from rq_actors.io.health import HealthLog, HealthReporter
+from rq_actors.io.instruments import InstrumentMetaError, load_instrument_meta
+from rq_actors.io.metrics.jobs import make_job
+from rq_actors.io.rest import OkxRest
+from rq_actors.io.vault.paths import VaultPaths
+from rq_actors.io.vault.quarantine import QuarantineLog
+from rq_actors.messages import BookInbox, Resubscribe, TradeInbox
+from rq_actors.supervisor import Actor, ActorSpec, GroupSetupError
+
+
+@asynccontextmanager
+async def open_rest(config: Config) -> AsyncIterator[OkxRest]:
+    """One REST client per process: OKX rate-limits public endpoints per IP, not per group."""
+    rest = OkxRest(config.exchange.rest_url)
+    try:
+        yield rest
+    finally:
+        await rest.aclose()
+
+
+async def build_group(
+    inst_id: str,
+    health_log: HealthLog,
+    *,
+    config: Config,
+    paths: VaultPaths,
+    rest: OkxRest,
+    hooks: TestHooks | None = None,
+) -> list[ActorSpec]:
+    hooks = hooks or TestHooks()
+    try:
+        meta = await load_instrument_meta(rest, paths, inst_id)
+    except InstrumentMetaError as exc:
+        raise GroupSetupError(f"instrument metadata: {exc}") from exc
+
+    quarantine = QuarantineLog(paths, inst_id)
+    trades_send, trades_recv = trio.open_memory_channel[TradeInbox](config.socket.queue_size)
+    book_send, book_recv = trio.open_memory_channel[BookInbox](config.socket.queue_size)
+    resub_send, resub_recv = trio.open_memory_channel[Resubscribe](64)
+    # which metric jobs each derived actor drives (candles live with the wicks, SPEC §2)
+    derived = {"cvd": ["cvd"], "vwap": ["vwap"], "wicks": ["candles", "wicks"]}
+    feeds = {name: LiveFeed(name, hooks.feed_capacity) for name in derived}
+
+    def derived_spec(name: str) -> ActorSpec:
+        return ActorSpec(
+            name,
+            lambda h: DerivedActor(
+                inst_id,
+                lambda: [make_job(kind, config, meta, paths) for kind in derived[name]],
+                feeds[name],
+                paths,
+                h,
+                slowdown_s=hooks.derived_slowdown_s.get(name, 0.0),
+                # wicks_active.json must be rewritten at least once a minute (SPEC §8.2)
+                state_interval_s=30.0 if name == "wicks" else 5.0,
+            ),
+        )
+
+    specs = [
+        ActorSpec(
+            "socket",
+            lambda h: SocketActor(
+                inst_id, config, trades_send, book_send, resub_recv, quarantine, h
+            ),
+            source=True,
+            closes=(trades_send, book_send),
+        ),
+        ActorSpec(
+            "book",
+            lambda h: BookActor(inst_id, config, book_recv, resub_send, paths, quarantine, h),
+            closes=(resub_send,),
+        ),
+        ActorSpec(
+            "trade_writer",
+            lambda h: TradeWriterActor(
+                inst_id, config, meta, trades_recv, list(feeds.values()), paths, quarantine, h, rest
+            ),
+            closes=tuple(feeds.values()),
+        ),
+        *(derived_spec(name) for name in derived),
+        ActorSpec("retention", lambda h: RetentionActor(inst_id, config, paths, h), source=True),
+    ]
+    if hooks.crash_every_s:
+        for spec in specs:
+            spec.factory = _wrapped(hooks, spec.name, spec.factory)
+    return specs
+
+
+def _wrapped(
+    hooks: TestHooks, name: str, factory: Callable[[HealthReporter], Actor]
+) -> Callable[[HealthReporter], Actor]:
+    return lambda h: hooks.wrap(name, factory(h))

@@ -1,0 +1,98 @@
+"""`rq-run`: the simulator (when `simulate = true`), the supervisor and signal handling."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from functools import partial
+
+import attrs
+import trio
+
+from rq_actors.actors.testing_hooks import TestHooks
+from rq_actors.config import Config
+from rq_actors.io.health import HealthLog
+from rq_actors.io.vault.paths import VaultPaths
+from rq_actors.supervisor import Supervisor
+
+
+def with_simulator_urls(config: Config, ws_public: str, ws_business: str, rest: str) -> Config:
+    exchange = attrs.evolve(
+        config.exchange, ws_public_url=ws_public, ws_business_url=ws_business, rest_url=rest
+    )
+    return attrs.evolve(config, exchange=exchange)
+
+
+async def start_simulator(nursery: trio.Nursery, config: Config) -> Config:
+    """Start the embedded simulator on free loopback ports; return the config pointing at it."""
+    from rq_actors.sim.server import SimOptions, Simulator
+
+    opts = SimOptions(
+        seed=config.simulator.seed,
+        instruments=list(config.instruments),
+        trades_per_s=config.simulator.trades_per_s,
+        book_interval_ms=config.simulator.book_interval_ms,
+        nonzero_checksums=config.simulator.nonzero_checksums,
+        speed=config.simulator.speed,
+        start_ms=config.simulator.start_ms,
+        faults=config.simulator.faults,
+        record_limit=200_000,  # the demo may run for days: keep the truth bounded
+    )
+    sim = await nursery.start(Simulator(opts).serve)
+    return with_simulator_urls(config, sim.ws_public_url, sim.ws_business_url, sim.rest_url)
+
+
+async def _stop_on_signal(supervisor: Supervisor) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            print(f"rq-run: {signal.Signals(signum).name}: flushing and stopping", file=sys.stderr)
+            supervisor.request_shutdown()
+            return
+
+
+async def _stop_on_event(stop: trio.Event, supervisor: Supervisor) -> None:
+    await stop.wait()
+    supervisor.request_shutdown()
+
+
+async def run_live(
+    config: Config,
+    *,
+    handle_signals: bool = True,
+    stop: trio.Event | None = None,
+    hooks: TestHooks | None = None,
+    task_status: trio.TaskStatus[Config] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the whole live system until SIGINT/SIGTERM, `stop` is set, or cancellation.
+
+    `task_status.started` hands out the effective config (simulator URLs filled in).
+    """
+    from rq_actors.actors.group import build_group, open_rest
+
+    hooks = hooks or TestHooks.from_env()
+
+    async with trio.open_nursery() as nursery:
+        if config.exchange.simulate:
+            config = await start_simulator(nursery, config)
+        paths = VaultPaths(config.vault_root)
+        health_log = HealthLog(
+            paths.health_log(), stderr=sys.stderr if config.health.stderr else None
+        )
+        async with open_rest(config) as rest:
+            supervisor = Supervisor(
+                config.instruments,
+                partial(build_group, config=config, paths=paths, rest=rest, hooks=hooks),
+                config.supervisor,
+                health_log,
+                health_interval_s=config.health.interval_s,
+            )
+            if handle_signals:
+                nursery.start_soon(_stop_on_signal, supervisor)
+            if stop is not None:
+                nursery.start_soon(_stop_on_event, stop, supervisor)
+            task_status.started(config)
+            try:
+                await supervisor.run()
+            finally:
+                health_log.close()
+        nursery.cancel_scope.cancel()

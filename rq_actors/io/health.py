@@ -1,0 +1,176 @@
+"""The health log stream (SPEC §9): one JSON line per actor at start, on every state change, on
+every error and every `health.interval_s`, to stderr and to `logs/health.jsonl` in the vault."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+import attrs
+import orjson
+
+from rq_actors.core.timefmt import iso_ms
+from rq_actors.io.vault.files import repair_torn_tail
+from rq_actors.messages import HealthReport
+
+STATES = ("starting", "running", "lagging", "recovering", "restarting", "stopped", "failed")
+
+
+class HealthLog:
+    """Where health lines go. One per process, shared by every reporter.
+
+    The file is rotated by size (`health.jsonl` → `health.jsonl.1`, one old file kept), so a
+    process running for months does not grow it without bound.
+    """
+
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        stderr: IO[str] | None = sys.stderr,
+        rotate_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
+        self._path = path
+        self._stderr = stderr
+        self._rotate_bytes = rotate_bytes
+        self._file: IO[bytes] | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            repair_torn_tail(path)  # a SIGKILL mid-line must not glue two lines together
+            self._file = path.open("ab")
+        self.reporters: list[HealthReporter] = []
+        self.dropped_lines = 0
+        self._file_retry = False
+
+    def reporter(self, actor: str, inst_id: str) -> HealthReporter:
+        rep = HealthReporter(actor, inst_id, self)
+        self.reporters.append(rep)
+        return rep
+
+    def write(self, report: HealthReport) -> None:
+        line = orjson.dumps(attrs.asdict(report, recurse=False))
+        if self._file is None and self._file_retry:
+            self._reopen()
+        if self._file is not None and self._path is not None:
+            try:
+                self._append(line)
+            except OSError:
+                # A full disk must not take the process down through its own health stream:
+                # drop the file line (stderr still gets it) and cut any partial line.
+                self.dropped_lines += 1
+                self._reopen()
+        if self._stderr is not None:
+            self._stderr.write(line.decode() + "\n")
+            self._stderr.flush()
+
+    def _append(self, line: bytes) -> None:
+        assert self._file is not None and self._path is not None
+        self._file.write(line + b"\n")
+        self._file.flush()
+        if self._file.tell() > self._rotate_bytes:
+            self._file.close()
+            self._path.replace(self._path.with_name(self._path.name + ".1"))
+            self._file = self._path.open("ab")
+
+    def _reopen(self) -> None:
+        assert self._path is not None
+        try:
+            if self._file is not None:
+                self._file.close()
+        except OSError:
+            pass  # the buffered partial line could not be flushed either
+        try:
+            repair_torn_tail(self._path)
+            self._file = self._path.open("ab")
+        except OSError:
+            self._file = None  # retried at the next line
+            self._file_retry = True
+
+    def emit_all(self) -> None:
+        for rep in self.reporters:
+            rep.emit()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class HealthReporter:
+    """One actor's health: state, restarts, counters, lag and the last error.
+
+    `lag_ms` is wall-clock now minus the newest event time the actor handled (SPEC §9).
+    """
+
+    def __init__(
+        self,
+        actor: str,
+        inst_id: str,
+        log: HealthLog | None,
+        *,
+        wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self.actor = actor
+        self.inst_id = inst_id
+        self._log = log
+        self._wall_ms = wall_ms
+        self.state = "starting"
+        self.restarts = 0
+        self.counters: dict[str, int] = {}
+        self.newest_event_ms: int | None = None
+        self.last_error: str | None = None
+        self.history: list[HealthReport] = []  # the lines emitted, kept short for tests/status
+        self._emitted_start = False
+
+    def incr(self, counter: str, n: int = 1) -> None:
+        self.counters[counter] = self.counters.get(counter, 0) + n
+
+    def set_state(self, state: str) -> None:
+        if state not in STATES:
+            raise ValueError(f"unknown health state {state!r}")
+        if state != self.state or not self._emitted_start:
+            self.state = state
+            self.emit()
+
+    def error(self, text: str) -> None:
+        """Record an error (the actor keeps its state) and emit a line at once."""
+        self.last_error = text
+        self.incr("errors")
+        self.emit()
+
+    def observe_event_time(self, ts_ms: int) -> None:
+        if self.newest_event_ms is None or ts_ms > self.newest_event_ms:
+            self.newest_event_ms = ts_ms
+
+    def lag_ms(self) -> int | None:
+        if self.newest_event_ms is None:
+            return None
+        return max(0, self._wall_ms() - self.newest_event_ms)
+
+    def snapshot(self) -> HealthReport:
+        return HealthReport(
+            ts=iso_ms(self._wall_ms()),
+            actor=self.actor,
+            inst_id=self.inst_id,
+            state=self.state,
+            restarts=self.restarts,
+            counters=dict(self.counters),
+            lag_ms=self.lag_ms(),
+            last_error=self.last_error,
+        )
+
+    def emit(self) -> None:
+        self._emitted_start = True
+        report = self.snapshot()
+        self.history.append(report)
+        del self.history[:-50]
+        if self._log is not None:
+            self._log.write(report)
+
+
+def null_reporter(actor: str = "test", inst_id: str = "TEST-USDT-SWAP") -> HealthReporter:
+    """A reporter that writes nowhere (unit tests of actors)."""
+    return HealthReporter(actor, inst_id, None)
