@@ -27,6 +27,8 @@ from rq_actors.core.book.record import verify_record
 from rq_actors.core.trades.record import decode_trade
 from rq_actors.io.vault import files
 from rq_actors.io.vault.files import JsonlAppender, VaultWriteError
+from tests.helpers.trades import INST, FakeHistory, Harness, fill_row
+from tests.helpers.trades import frame as trade_frame
 from tests.test_book_actor import (
     T0,
     TICK,
@@ -36,8 +38,6 @@ from tests.test_book_actor import (
     snapshot,
 )
 from tests.test_book_actor import Harness as BookHarness
-from tests.test_trade_support import INST, FakeHistory, Harness, fill_row
-from tests.test_trade_support import frame as trade_frame
 
 
 class FullDisk:

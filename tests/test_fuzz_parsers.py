@@ -31,7 +31,7 @@ from rq_actors.core.okx.ws_protocol import Invalid, Push, classify, newest_ts_ms
 from rq_actors.core.trades.record import TradeRecordError, decode_trade, encode_trade
 from rq_actors.io.instruments import InstrumentMetaError, meta_from_doc, parse_instrument_row
 from rq_actors.io.rest import RateLimited, RestError, TransientRestError, parse_envelope
-from tests.test_trade_support import BASE_TS, INST, META
+from tests.helpers.trades import BASE_TS, INST, META
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 REASON_MAX = 400  # a reason quotes the bad value cut short; the raw text keeps all of it

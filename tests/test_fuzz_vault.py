@@ -28,7 +28,7 @@ from rq_actors.io.vault.files import JsonlAppender, last_line
 from rq_actors.io.vault.load import iter_trades
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.io.vault.trade_files import TradeVaultError, restore_last_trade_id
-from tests.test_trade_support import BASE_TS, INST, META, trade
+from tests.helpers.trades import BASE_TS, INST, META, trade
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 GOOD = b"".join(encode_trade(trade(i), META) + b"\n" for i in range(1, 6))

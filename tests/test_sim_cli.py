@@ -10,7 +10,7 @@ import trio
 from trio_websocket import open_websocket_url
 
 from rq_actors.sim.cli import add_arguments, options_from_args, run_from_args
-from tests.test_sim_helpers import START_MS, next_json, start_sim, subscribe
+from tests.helpers.sim import START_MS, next_json, start_sim, subscribe
 
 
 def _parse(*argv: str) -> argparse.Namespace:

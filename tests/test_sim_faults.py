@@ -9,7 +9,7 @@ from trio_websocket import ConnectionClosed, open_websocket_url
 
 from rq_actors.core.okx.checksum import book_checksum
 from rq_actors.sim.options import FaultOptions
-from tests.test_sim_helpers import ClientBook, next_json, start_sim, subscribe
+from tests.helpers.sim import ClientBook, next_json, start_sim, subscribe
 
 BTC = "BTC-USDT-SWAP"
 ETH = "ETH-USDT-SWAP"

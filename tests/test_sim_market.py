@@ -14,7 +14,7 @@ from rq_actors.sim.frames import encode_book
 from rq_actors.sim.instruments import fmt_scaled, instrument_row, spec_for
 from rq_actors.sim.market import Market
 from rq_actors.sim.recorder import Recorder
-from tests.test_sim_helpers import START_MS, ClientBook
+from tests.helpers.sim import START_MS, ClientBook
 
 
 def _run(

@@ -7,7 +7,7 @@ import pytest
 import trio
 
 from rq_actors.sim.options import FaultOptions
-from tests.test_sim_helpers import start_sim
+from tests.helpers.sim import start_sim
 
 BTC = "BTC-USDT-SWAP"
 ETH = "ETH-USDT-SWAP"

@@ -10,7 +10,7 @@ import trio
 from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
 
 from rq_actors.core.okx.checksum import book_checksum
-from tests.test_sim_helpers import ClientBook, next_json, start_sim, subscribe
+from tests.helpers.sim import ClientBook, next_json, start_sim, subscribe
 
 BTC = "BTC-USDT-SWAP"
 ETH = "ETH-USDT-SWAP"

@@ -11,7 +11,7 @@ from rq_actors.core.trades.record import encode_trade
 from rq_actors.io.vault.load import iter_records, iter_trades, load_trades_df, trade_columns
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
-from tests.test_trade_support import INST, META
+from tests.helpers.trades import INST, META
 
 MIDNIGHT = 1_765_756_800_000  # 2025-12-15T00:00:00.000Z
 DAY = 86_400_000

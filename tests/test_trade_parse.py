@@ -14,7 +14,7 @@ from rq_actors.core.okx.trades import (
     parse_trade_row,
 )
 from rq_actors.messages import Trade
-from tests.test_trade_support import INST, fill_row
+from tests.helpers.trades import INST, fill_row
 
 
 def _with(**changes: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import trio.testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_trade_support import FakeHistory, Harness, SlowHistory, fill_row, frame, up
+from tests.helpers.trades import FakeHistory, Harness, SlowHistory, fill_row, frame, up
 
 
 @st.composite

@@ -8,7 +8,7 @@ import trio
 
 from rq_actors.core.trades.sequencer import NO_WAIT, Hole, TradeSequencer
 from rq_actors.io.backfill import aggregate_fills, drop_covered, fetch_history, uncovered
-from tests.test_trade_support import INST, FakeHistory, fill_row, trade
+from tests.helpers.trades import INST, FakeHistory, fill_row, trade
 
 
 def _ids(trades: Any) -> list[int]:

@@ -15,7 +15,7 @@ from rq_actors.io.instruments import load_instrument_meta
 from rq_actors.io.rest import OkxRest
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.sim.server import SimOptions, Simulator
-from tests.test_trade_support import INST, FakeHistory, Harness, frame, up
+from tests.helpers.trades import INST, FakeHistory, Harness, frame, up
 
 _REST = {"max_attempts": 2, "backoff_initial_s": 0.05, "timeout_s": 5.0}
 

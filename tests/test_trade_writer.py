@@ -13,7 +13,7 @@ from rq_actors.actors.feed import LiveFeed
 from rq_actors.core.trades.record import encode_trade
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.io.vault.trade_files import TradeVaultError, restore_last_trade_id
-from tests.test_trade_support import (
+from tests.helpers.trades import (
     BASE_TS,
     INST,
     META,

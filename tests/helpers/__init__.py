@@ -1,0 +1,1 @@
+"""Shared test helpers: builders, harnesses and fakes used by several test modules."""
