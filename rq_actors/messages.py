@@ -103,5 +103,21 @@ class HealthReport:
     last_error: str | None
 
 
+@attrs.frozen(slots=True)
+class LiveRecord:
+    """Derived actor → live bus: one record just written to a derived stream.
+
+    `kind` is the metric (`candles`, `cvd`, `vwap`, `wicks`, `signals`), `stream` its stream
+    within the instrument (a timeframe such as `1m`, or `events`), `time_ms` the record's event
+    time and `record` exactly the JSON object written to the vault.
+    """
+
+    kind: str
+    inst_id: str
+    stream: str
+    time_ms: int
+    record: dict[str, Any]
+
+
 TradeInbox = TradeFrame | ConnectionEvent
 BookInbox = BookFrame | ConnectionEvent

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 import trio
 
 from rq_actors.actors.book import BookActor
+from rq_actors.actors.bus import LiveBus, publish_sinks
 from rq_actors.actors.derived import DerivedActor
 from rq_actors.actors.feed import LiveFeed
 from rq_actors.actors.retention import RetentionActor
@@ -25,7 +26,7 @@ from rq_actors.actors.trade_writer import TradeWriterActor
 from rq_actors.config import Config
 from rq_actors.io.health import HealthLog, HealthReporter
 from rq_actors.io.instruments import InstrumentMetaError, load_instrument_meta
-from rq_actors.io.metrics.jobs import make_job
+from rq_actors.io.metrics.jobs import MetricJob, make_job
 from rq_actors.io.rest import OkxRest
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.io.vault.quarantine import QuarantineLog
@@ -51,6 +52,7 @@ async def build_group(
     paths: VaultPaths,
     rest: OkxRest,
     hooks: TestHooks | None = None,
+    bus: LiveBus | None = None,
 ) -> list[ActorSpec]:
     hooks = hooks or TestHooks()
     try:
@@ -66,12 +68,19 @@ async def build_group(
     derived = {"cvd": ["cvd"], "vwap": ["vwap"], "wicks": ["candles", "wicks"]}
     feeds = {name: LiveFeed(name, hooks.feed_capacity) for name in derived}
 
+    def make_jobs(name: str) -> list[MetricJob]:
+        jobs = [make_job(kind, config, meta, paths) for kind in derived[name]]
+        if bus is not None:
+            for job in jobs:
+                publish_sinks(bus, job.kind, inst_id, job.sinks)
+        return jobs
+
     def derived_spec(name: str) -> ActorSpec:
         return ActorSpec(
             name,
             lambda h: DerivedActor(
                 inst_id,
-                lambda: [make_job(kind, config, meta, paths) for kind in derived[name]],
+                lambda: make_jobs(name),
                 feeds[name],
                 paths,
                 h,

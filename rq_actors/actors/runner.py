@@ -9,6 +9,7 @@ from functools import partial
 import attrs
 import trio
 
+from rq_actors.actors.bus import LiveBus
 from rq_actors.actors.testing_hooks import TestHooks
 from rq_actors.config import Config
 from rq_actors.io.health import HealthLog
@@ -61,15 +62,18 @@ async def run_live(
     handle_signals: bool = True,
     stop: trio.Event | None = None,
     hooks: TestHooks | None = None,
+    bus: LiveBus | None = None,
     task_status: trio.TaskStatus[Config] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the whole live system until SIGINT/SIGTERM, `stop` is set, or cancellation.
 
-    `task_status.started` hands out the effective config (simulator URLs filled in).
+    `task_status.started` hands out the effective config (simulator URLs filled in). Every
+    derived record written is also published on `bus` (one is made when none is given).
     """
     from rq_actors.actors.group import build_group, open_rest
 
     hooks = hooks or TestHooks.from_env()
+    bus = bus if bus is not None else LiveBus()
 
     async with trio.open_nursery() as nursery:
         if config.exchange.simulate:
@@ -81,7 +85,7 @@ async def run_live(
         async with open_rest(config) as rest:
             supervisor = Supervisor(
                 config.instruments,
-                partial(build_group, config=config, paths=paths, rest=rest, hooks=hooks),
+                partial(build_group, config=config, paths=paths, rest=rest, hooks=hooks, bus=bus),
                 config.supervisor,
                 health_log,
                 health_interval_s=config.health.interval_s,

@@ -16,7 +16,7 @@ re-derivable, so the remedy is `rq derive --rebuild` (or deleting the damaged fi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,8 @@ class StreamSink:
         self.last_ms, self._at_last = self._restore()
         self._skip_at_last = self._at_last  # records at `last_ms` still to be recognised
         self.written = 0
+        # called with the records this sink has just appended (not those already on disk)
+        self.on_written: Callable[[list[tuple[int, dict[str, Any]]]], None] | None = None
 
     def _restore(self) -> tuple[int, int]:
         """(time of the last record on disk, how many records on disk have that time)."""
@@ -69,6 +71,7 @@ class StreamSink:
     def write(self, items: Iterable[tuple[int, dict[str, Any]]]) -> int:
         """Append `(time_ms, record)` items (non-decreasing), skipping those already on disk."""
         by_file: dict[Path, list[bytes]] = {}
+        fresh: list[tuple[int, dict[str, Any]]] | None = [] if self.on_written else None
         last = self.last_ms
         for window_ms, record in items:
             if window_ms < last:
@@ -81,10 +84,14 @@ class StreamSink:
                 self._skip_at_last = 0
             path = daily_file(self._folder, date_str(window_ms))
             by_file.setdefault(path, []).append(orjson.dumps(record))
+            if fresh is not None:
+                fresh.append((window_ms, record))
         for path, lines in by_file.items():
             self._out.append(path, lines)
             self.written += len(lines)
         self.last_ms = last
+        if fresh and self.on_written is not None:
+            self.on_written(fresh)
         return sum(len(v) for v in by_file.values())
 
     def sync(self) -> None:
