@@ -109,12 +109,14 @@ def _cmd_derive(args: argparse.Namespace) -> int:
 
 
 def _add_derive(sub: Any) -> None:
+    from rq_actors.io.metrics.jobs import KINDS
+
     p = sub.add_parser(
         "derive", help="bring CVD, VWAP, candles and wick events up to date from the vault"
     )
     p.add_argument("config")
     p.add_argument("--instrument", help="one instId (default: every configured one)")
-    p.add_argument("--only", help="comma-separated subset of cvd,vwap,candles,wicks")
+    p.add_argument("--only", help=f"comma-separated subset of {','.join(KINDS)}")
     p.add_argument("--rebuild", action="store_true", help="delete outputs and state, start over")
     p.set_defaults(func=_cmd_derive)
 

@@ -17,7 +17,7 @@ import attrs
 from rq_actors.config import Config
 from rq_actors.core.timefmt import iso_ms
 from rq_actors.io.instruments import read_saved_meta
-from rq_actors.io.metrics.jobs import KINDS, MetricJob, make_job
+from rq_actors.io.metrics.jobs import KINDS, METRICS, MetricJob, make_job
 from rq_actors.io.metrics.replay import replay_vault
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
@@ -37,12 +37,7 @@ class DeriveResult:
 
 def output_dirs(paths: VaultPaths, kind: str, inst_id: str) -> list[Path]:
     """Everything a `--rebuild` of `kind` removes (outputs and state)."""
-    if kind == "wicks":
-        from rq_actors.io.metrics.wicks_job import wick_outputs
-
-        return wick_outputs(paths, inst_id)
-    folder = {"cvd": paths.cvd_dir, "vwap": paths.vwap_dir, "candles": paths.candles_dir}[kind]
-    return [folder(inst_id), paths.state_file(kind, inst_id)]
+    return METRICS[kind].outputs(paths, inst_id)
 
 
 def derive_instrument(
