@@ -19,6 +19,7 @@ from rq_actors.core.derive.cvd import CvdCalculator, CvdWindow
 from rq_actors.core.derive.vwap import RollingVwap, VwapMinute
 from rq_actors.core.meta import InstrumentMeta
 from rq_actors.io.metrics.base import CalculatorJob, MetricJob, StateMismatch, restored
+from rq_actors.io.metrics.signals_job import SignalsJob, signal_outputs
 from rq_actors.io.metrics.sink import StreamSink
 from rq_actors.io.metrics.wicks_job import WicksJob, wick_outputs
 from rq_actors.io.vault.paths import VaultPaths
@@ -104,6 +105,10 @@ def _wicks(config: Config, meta: InstrumentMeta, paths: VaultPaths, rebuild: boo
     return WicksJob(config, meta, paths, rebuild=rebuild)
 
 
+def _signals(config: Config, meta: InstrumentMeta, paths: VaultPaths, rebuild: bool) -> MetricJob:
+    return SignalsJob(config, meta, paths, rebuild=rebuild)
+
+
 def _folder_and_state(folder: Callable[[VaultPaths, str], Path], kind: str) -> Any:
     return lambda paths, inst: [folder(paths, inst), paths.state_file(kind, inst)]
 
@@ -120,6 +125,8 @@ METRICS: dict[str, MetricSpec] = {
         # wicks_active.json must be rewritten at least once a minute (SPEC §8.2); a 30k-wick
         # state is too costly to write every few seconds
         MetricSpec("wicks", _wicks, wick_outputs, "wicks", 30.0),
+        # its own actor, so a slow finder never holds up the wick events (like wicks: a tracker)
+        MetricSpec("signals", _signals, signal_outputs, "signals", 30.0),
     )
 }
 KINDS = tuple(METRICS)
