@@ -64,7 +64,7 @@ async def build_group(
     trades_send, trades_recv = trio.open_memory_channel[TradeInbox](config.socket.queue_size)
     book_send, book_recv = trio.open_memory_channel[BookInbox](config.socket.queue_size)
     resub_send, resub_recv = trio.open_memory_channel[Resubscribe](64)
-    derived = actor_kinds()  # which metric jobs each derived actor drives (`jobs.METRICS`)
+    derived = actor_kinds(config)  # which metric jobs each derived actor drives (`jobs.METRICS`)
     feeds = {name: LiveFeed(name, hooks.feed_capacity) for name in derived}
 
     def make_jobs(name: str) -> list[MetricJob]:

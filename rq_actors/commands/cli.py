@@ -82,8 +82,8 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     from rq_actors.io.metrics.jobs import KINDS, StateMismatch
 
     config = _load_or_exit(args.config)
-    kinds = list(KINDS) if args.only is None else [k.strip() for k in args.only.split(",")]
-    unknown = sorted(set(kinds) - set(KINDS))
+    kinds = None if args.only is None else [k.strip() for k in args.only.split(",")]
+    unknown = sorted(set(kinds or ()) - set(KINDS))
     if unknown:
         print(
             f"rq derive: unknown --only kind(s) {unknown}; choose from {list(KINDS)}",

@@ -17,7 +17,7 @@ import attrs
 from rq_actors.config import Config
 from rq_actors.core.timefmt import iso_ms
 from rq_actors.io.instruments import read_saved_meta
-from rq_actors.io.metrics.jobs import KINDS, METRICS, MetricJob, make_job
+from rq_actors.io.metrics.jobs import METRICS, MetricJob, enabled_kinds, make_job
 from rq_actors.io.metrics.replay import replay_vault
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
@@ -43,7 +43,7 @@ def output_dirs(paths: VaultPaths, kind: str, inst_id: str) -> list[Path]:
 def derive_instrument(
     config: Config,
     inst_id: str,
-    kinds: Sequence[str] = KINDS,
+    kinds: Sequence[str] | None = None,  # default: every enabled kind
     *,
     rebuild: bool = False,
     progress: bool = False,
@@ -55,6 +55,8 @@ def derive_instrument(
             f"{inst_id}: no instrument metadata at {paths.instrument_meta(inst_id)}; "
             "run rq-run once to fetch it"
         )
+    if kinds is None:
+        kinds = enabled_kinds(config)
     if rebuild:
         for kind in kinds:
             for target in output_dirs(paths, kind, inst_id):

@@ -33,6 +33,7 @@ __all__ = [
     "actor_kinds",
     "actor_state_interval",
     "candle_timeframes",
+    "enabled_kinds",
     "make_job",
 ]
 
@@ -50,6 +51,7 @@ class MetricSpec:
     outputs: Callable[[VaultPaths, str], list[Path]]  # everything a `--rebuild` removes
     actor: str
     state_interval_s: float
+    enabled: Callable[[Config], bool] = lambda _config: True
 
 
 def _cvd(config: Config, meta: InstrumentMeta, paths: VaultPaths, rebuild: bool) -> MetricJob:
@@ -126,7 +128,9 @@ METRICS: dict[str, MetricSpec] = {
         # state is too costly to write every few seconds
         MetricSpec("wicks", _wicks, wick_outputs, "wicks", 30.0),
         # its own actor, so a slow finder never holds up the wick events (like wicks: a tracker)
-        MetricSpec("signals", _signals, signal_outputs, "signals", 30.0),
+        MetricSpec(
+            "signals", _signals, signal_outputs, "signals", 30.0, lambda c: c.signals.enabled
+        ),
     )
 }
 KINDS = tuple(METRICS)
@@ -146,11 +150,16 @@ def make_job(
     return spec.build(config, meta, paths, rebuild)
 
 
-def actor_kinds() -> dict[str, list[str]]:
-    """Derived actor name → the metric kinds it runs, in registry order."""
+def enabled_kinds(config: Config) -> list[str]:
+    """The kinds this config derives (live, and `rq derive` without `--only`)."""
+    return [kind for kind, spec in METRICS.items() if spec.enabled(config)]
+
+
+def actor_kinds(config: Config) -> dict[str, list[str]]:
+    """Derived actor name → the enabled metric kinds it runs, in registry order."""
     actors: dict[str, list[str]] = {}
-    for spec in METRICS.values():
-        actors.setdefault(spec.actor, []).append(spec.kind)
+    for kind in enabled_kinds(config):
+        actors.setdefault(METRICS[kind].actor, []).append(kind)
     return actors
 
 
