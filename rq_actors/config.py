@@ -170,6 +170,25 @@ class WicksConfig:
 
 
 @attrs.frozen
+class SignalsConfig:
+    """The setup stream (issue #12): the §8.3 finder after every final 1m close, per timeframe."""
+
+    enabled: bool = True
+    timeframes: list[str] = attrs.field(factory=lambda: ["1m"], validator=_timeframes)
+    age_min: int = attrs.field(default=20, validator=_at_least(0))
+    age_max: int = attrs.field(default=40, validator=_at_least(0))
+    min_touched_surrounding: int = attrs.field(default=10, validator=_at_least(0))
+    surround_minutes: int = attrs.field(default=30, validator=_at_least(0))
+    side: str = attrs.field(default="same", validator=_one_of("same", "any"))
+    close_ticks: int = attrs.field(default=3, validator=_at_least(0))
+    max_size_ticks: int | None = None  # None: the surrounding median
+
+    def __attrs_post_init__(self) -> None:
+        if self.age_min > self.age_max:
+            raise _FieldError("age_max", f"must be >= age_min ({self.age_min}), got {self.age_max}")
+
+
+@attrs.frozen
 class SupervisorConfig:
     max_restarts: int = attrs.field(default=5, validator=_at_least(0))
     restart_window_s: float = attrs.field(default=60, validator=_positive)
@@ -226,6 +245,7 @@ class Config:
     cvd: CvdConfig = CvdConfig()
     vwap: VwapConfig = VwapConfig()
     wicks: WicksConfig = WicksConfig()
+    signals: SignalsConfig = SignalsConfig()
     supervisor: SupervisorConfig = SupervisorConfig()
     health: HealthConfig = HealthConfig()
     simulator: SimulatorConfig = SimulatorConfig()

@@ -26,7 +26,7 @@ from rq_actors.actors.trade_writer import TradeWriterActor
 from rq_actors.config import Config
 from rq_actors.io.health import HealthLog, HealthReporter
 from rq_actors.io.instruments import InstrumentMetaError, load_instrument_meta
-from rq_actors.io.metrics.jobs import MetricJob, make_job
+from rq_actors.io.metrics.jobs import MetricJob, actor_kinds, actor_state_interval, make_job
 from rq_actors.io.rest import OkxRest
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.io.vault.quarantine import QuarantineLog
@@ -64,8 +64,7 @@ async def build_group(
     trades_send, trades_recv = trio.open_memory_channel[TradeInbox](config.socket.queue_size)
     book_send, book_recv = trio.open_memory_channel[BookInbox](config.socket.queue_size)
     resub_send, resub_recv = trio.open_memory_channel[Resubscribe](64)
-    # which metric jobs each derived actor drives (candles live with the wicks, SPEC §2)
-    derived = {"cvd": ["cvd"], "vwap": ["vwap"], "wicks": ["candles", "wicks"]}
+    derived = actor_kinds(config)  # which metric jobs each derived actor drives (`jobs.METRICS`)
     feeds = {name: LiveFeed(name, hooks.feed_capacity) for name in derived}
 
     def make_jobs(name: str) -> list[MetricJob]:
@@ -85,8 +84,7 @@ async def build_group(
                 paths,
                 h,
                 slowdown_s=hooks.derived_slowdown_s.get(name, 0.0),
-                # wicks_active.json must be rewritten at least once a minute (SPEC §8.2)
-                state_interval_s=30.0 if name == "wicks" else 5.0,
+                state_interval_s=actor_state_interval(name),
             ),
         )
 

@@ -82,8 +82,8 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     from rq_actors.io.metrics.jobs import KINDS, StateMismatch
 
     config = _load_or_exit(args.config)
-    kinds = list(KINDS) if args.only is None else [k.strip() for k in args.only.split(",")]
-    unknown = sorted(set(kinds) - set(KINDS))
+    kinds = None if args.only is None else [k.strip() for k in args.only.split(",")]
+    unknown = sorted(set(kinds or ()) - set(KINDS))
     if unknown:
         print(
             f"rq derive: unknown --only kind(s) {unknown}; choose from {list(KINDS)}",
@@ -109,12 +109,14 @@ def _cmd_derive(args: argparse.Namespace) -> int:
 
 
 def _add_derive(sub: Any) -> None:
+    from rq_actors.io.metrics.jobs import KINDS
+
     p = sub.add_parser(
         "derive", help="bring CVD, VWAP, candles and wick events up to date from the vault"
     )
     p.add_argument("config")
     p.add_argument("--instrument", help="one instId (default: every configured one)")
-    p.add_argument("--only", help="comma-separated subset of cvd,vwap,candles,wicks")
+    p.add_argument("--only", help=f"comma-separated subset of {','.join(KINDS)}")
     p.add_argument("--rebuild", action="store_true", help="delete outputs and state, start over")
     p.set_defaults(func=_cmd_derive)
 

@@ -17,7 +17,7 @@ import attrs
 from rq_actors.config import Config
 from rq_actors.core.timefmt import iso_ms
 from rq_actors.io.instruments import read_saved_meta
-from rq_actors.io.metrics.jobs import KINDS, MetricJob, make_job
+from rq_actors.io.metrics.jobs import METRICS, MetricJob, enabled_kinds, make_job
 from rq_actors.io.metrics.replay import replay_vault
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
@@ -37,18 +37,13 @@ class DeriveResult:
 
 def output_dirs(paths: VaultPaths, kind: str, inst_id: str) -> list[Path]:
     """Everything a `--rebuild` of `kind` removes (outputs and state)."""
-    if kind == "wicks":
-        from rq_actors.io.metrics.wicks_job import wick_outputs
-
-        return wick_outputs(paths, inst_id)
-    folder = {"cvd": paths.cvd_dir, "vwap": paths.vwap_dir, "candles": paths.candles_dir}[kind]
-    return [folder(inst_id), paths.state_file(kind, inst_id)]
+    return METRICS[kind].outputs(paths, inst_id)
 
 
 def derive_instrument(
     config: Config,
     inst_id: str,
-    kinds: Sequence[str] = KINDS,
+    kinds: Sequence[str] | None = None,  # default: every enabled kind
     *,
     rebuild: bool = False,
     progress: bool = False,
@@ -60,6 +55,8 @@ def derive_instrument(
             f"{inst_id}: no instrument metadata at {paths.instrument_meta(inst_id)}; "
             "run rq-run once to fetch it"
         )
+    if kinds is None:
+        kinds = enabled_kinds(config)
     if rebuild:
         for kind in kinds:
             for target in output_dirs(paths, kind, inst_id):
