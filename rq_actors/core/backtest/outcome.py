@@ -91,8 +91,8 @@ class Outcome:
             "stop_ticks": self.stop_ticks,
             "target_ticks": self.target_ticks,
             "pnl_ticks": self.pnl_ticks,
-            "fees_quote": _fmt(self.fees_quote),
-            "pnl_quote": _fmt(self.pnl_quote),
+            "fees_quote": fmt_quote(self.fees_quote),
+            "pnl_quote": fmt_quote(self.pnl_quote),
             "pnl_bps": fmt_scaled(self.pnl_bps, RATIO_DP),
             "pnl_r": fmt_scaled(self.pnl_r, RATIO_DP),
             "mfe_ticks": self.mfe_ticks,
@@ -101,7 +101,8 @@ class Outcome:
         }
 
 
-def _fmt(d: Decimal) -> str:
+def fmt_quote(d: Decimal) -> str:
+    """Canonical text of an exact amount (no exponent, no trailing zeros)."""
     text = format(d.normalize(_EXACT), "f")
     return "0" if text in ("0", "-0") else text
 
