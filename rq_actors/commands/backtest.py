@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,14 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
+
+
 def _fail(text: str) -> int:
     print(f"rq backtest: {text}", file=sys.stderr)
     return EXIT_BAD_INPUT
@@ -103,11 +112,15 @@ def run(args: argparse.Namespace) -> int:
         for f in attrs.fields(BacktestConfig)
         if getattr(args, f.name) is not None
     }
+    for flag, day in (("--from", args.start), ("--to", args.end)):
+        if day is not None and not _is_date(day):
+            return _fail(f"{flag} {day!r} is not a date like 2025-12-14")
     try:
         attrs.evolve(config.backtest, **overrides)  # the config's validators check the options
         grid = parse_sweep(args.sweep or [])
     except (ValueError, OptionError) as exc:
-        return _fail(str(exc))
+        name = getattr(exc, "name", None)  # the config validator's key
+        return _fail(f"--{name.replace('_', '-')}: {exc}" if name else str(exc))
     show = args.progress or sys.stderr.isatty()
     started = time.perf_counter()
 
