@@ -20,6 +20,7 @@ from rq_actors.core.timefmt import MS_PER_MINUTE
 from rq_actors.core.wicks.model import OffGridPrice, price_to_ticks
 from rq_actors.messages import Trade
 
+from .examples import Examples
 from .execution import ExecutionBook
 from .options import ExitRules, RuleSet
 from .outcome import Outcome
@@ -39,6 +40,7 @@ class BacktestEngine:
         self.tick = meta.tick
         self.scanner = SetupScanner(meta, rules, **scanner_options)  # type: ignore[arg-type]
         self.book = ExecutionBook(exits, self.tick)
+        self.examples = Examples()
         self.setups: list[Setup] = []
         self.trades = 0
         self.dropped = 0
@@ -84,6 +86,8 @@ class BacktestEngine:
         if self.first_ms is None:
             self.first_ms = usable[0].ts_ms
         new = self.scanner.segment(usable, self._last_px)
+        self.examples.on_candles(self.scanner.last_closed)
+        self.examples.on_setups(new)
         book = self.book
         for s in new:
             book.place(s)

@@ -92,12 +92,15 @@ class SetupScanner:
         self._seq = 0
         self.closes = 0  # 1m closes evaluated
         self._recent_sizes: deque[tuple[int, int]] = deque()  # (created_ms, size) of 1m wicks
+        self.last_closed: list[Candle] = []  # the 1m candles the last run closed
+        self._fresh: list[Wick] = []
 
     def segment(self, trades: Sequence[Trade], last_price: int | None) -> list[Setup]:
         """Feed one run of trades that all fall in the same minute (the first may close the
         previous one) to the calculators, and return the setups found at that close.
         `last_price`: the last trade before the run, in ticks. Call `track` after trading."""
         closed = self.candles.feed(trades)
+        self.last_closed = closed
         self.context.feed(trades)
         self._fresh = [w for c in closed for w in wicks_from_candle(c, self.tick)]
         if not closed or last_price is None:

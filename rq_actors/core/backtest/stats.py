@@ -159,14 +159,15 @@ def edge(a: Sequence[Outcome], b: Sequence[Outcome] | None, seed: int) -> dict[s
         ci = bootstrap_diff(xa, xb, seed)
         diff = None if not xa or not xb else _mean_scaled(xa) - _mean_scaled(xb)
     claim = ci is not None and ci[0] > 0
+    what = "expectancy" if b is None else "difference"
     if ci is None:
         text = "not enough trades to say anything"
     elif claim:
-        text = "edge: the 95 % interval of the difference is above 0"
+        text = f"edge: the 95 % interval of the {what} is above 0"
     elif ci[1] < 0:
-        text = "worse: the 95 % interval of the difference is below 0"
+        text = f"{'loses' if b is None else 'worse'}: the 95 % interval of the {what} is below 0"
     else:
-        text = "no edge shown: the 95 % interval of the difference includes 0"
+        text = f"no edge shown: the 95 % interval of the {what} includes 0"
     return {
         "diff_bps": None if diff is None else _ratio(diff),
         "ci95_bps": None if ci is None else [_ratio(ci[0]), _ratio(ci[1])],

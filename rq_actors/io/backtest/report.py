@@ -18,7 +18,9 @@ import attrs
 import orjson
 
 from rq_actors.core.backtest.analysis import verdict_lines
-from rq_actors.core.timefmt import iso_ms
+from rq_actors.core.backtest.outcome import Outcome
+from rq_actors.core.derive.candles import Candle
+from rq_actors.core.timefmt import MS_PER_MINUTE, iso_ms
 from rq_actors.io.backtest.run import BacktestResult
 from rq_actors.io.vault.files import atomic_write_bytes
 
@@ -90,8 +92,8 @@ def format_text(doc: Mapping[str, Any]) -> str:
         f"{doc['trades']:,} trades replayed; base rules: {_rules_text(doc)}",
         "",
     ]
-    heads = ["group", "setups", "filled", "trades", "win rate [95% CI]", "exp bps [95% CI]",
-             "exp R", "PF", "PnL quote", "max DD"]  # fmt: skip
+    heads = ["group", "setups", "filled", "trades", "win rate [95% CI]", "gross win",
+             "exp bps [95% CI]", "exp R", "PF", "PnL quote", "max DD"]  # fmt: skip
     rows = []
     for g, s in doc["groups"].items():
         rows.append(
@@ -101,6 +103,7 @@ def format_text(doc: Mapping[str, Any]) -> str:
                 str(s["filled"]),
                 str(s["trades"]),
                 f"{_cell(s['win_rate'])} {_cell(s['win_rate_ci95'])}",
+                _cell(s["gross_win_rate"]),
                 f"{_cell(s['expectancy_bps'])} {_cell(s['expectancy_bps_ci95'])}",
                 _cell(s["expectancy_r"]),
                 _cell(s["profit_factor"]),
@@ -193,12 +196,21 @@ def render_html(doc: Mapping[str, Any], res: BacktestResult) -> str:
     parts.append("<h2>Signal win rate by bucket (95 % Wilson interval)</h2>")
     for name, buckets in doc["breakdown"].items():
         if buckets:
-            parts.append(f"<h3>{html.escape(name)}</h3>" + _winrate_svg(buckets))
+            parts.append(
+                f"<figure style='display:inline-block;margin:4px 12px 4px 0'>"
+                f"{_winrate_svg(buckets)}<figcaption>{html.escape(name)}</figcaption></figure>"
+            )
     sig = [o for o in base if o.setup.group == "signal"]
     parts.append("<h2>MFE / MAE of signal trades (ticks)</h2>")
     parts.append(
         _hist_svg([o.mfe_ticks for o in sig], "MFE") + _hist_svg([o.mae_ticks for o in sig], "MAE")
     )
+    parts.append("<h2>Example signal setups (1m candles, base rules)</h2>")
+    first = {o.setup.seq: o for o in res.outcomes if o.exits == 0}
+    for seq, bars in sorted(res.examples.items()):
+        o = first.get(seq)
+        if o is not None and bars:
+            parts.append(_example_svg(bars, o, res.tick))
     parts.append("<h2>Full table</h2><pre>" + html.escape(format_text(doc)) + "</pre>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
@@ -280,3 +292,57 @@ def _hist_svg(values: Sequence[int], label: str, w: int = 440, h: int = 150) -> 
         f"<svg width='{w}' height='{h}' style='border:1px solid #ddd;margin-right:8px'>{bars}"
         f"<text x='4' y='12' font-size='11'>{label} 0..{top} ticks, n={len(values)}</text></svg>"
     )
+
+
+def _example_svg(bars: Sequence[Candle], o: Outcome, tick: Decimal) -> str:
+    """Candles with the wick's candle (yellow), its tip (dashed), the setup instant (grey line),
+    the fill (▲/▼) and the exit (●)."""
+    s = o.setup
+    levels = [Decimal(s.tip) * tick]
+    if o.exit_px is not None:
+        levels.append(Decimal(o.exit_px) * tick)
+    lo = min([*(b.low for b in bars), *levels])
+    hi = max([*(b.high for b in bars), *levels])
+    span = hi - lo or tick
+    cw, h, t0 = 9, 220, bars[0].open_time_ms
+    w = cw * (len(bars) + 2) + 10
+
+    def y(p: Decimal) -> float:
+        return float((hi - p) / span) * (h - 20) + 10
+
+    def x(ms: int) -> float:
+        return 5 + (ms - t0) / MS_PER_MINUTE * cw
+
+    out = [f"<svg width='{w}' height='{h + 20}' style='border:1px solid #ddd'>"]
+    wx = x(s.created_ms - MS_PER_MINUTE)  # the wick's own candle
+    out.append(f"<rect x='{wx:.1f}' y='0' width='{cw}' height='{h}' fill='#fff3b0'/>")
+    for b in bars:
+        cx = x(b.open_time_ms) + cw / 2
+        colour = "#2a9d55" if b.close >= b.open else "#d24b4b"
+        top, bottom = y(max(b.open, b.close)), y(min(b.open, b.close))
+        out.append(
+            f"<line x1='{cx:.1f}' x2='{cx:.1f}' y1='{y(b.high):.1f}' y2='{y(b.low):.1f}' "
+            f"stroke='{colour}'/><rect x='{cx - 3:.1f}' y='{top:.1f}' width='6' "
+            f"height='{max(1.0, bottom - top):.1f}' fill='{colour}'/>"
+        )
+    ty = y(levels[0])
+    out.append(
+        f"<line x1='0' x2='{w}' y1='{ty:.1f}' y2='{ty:.1f}' stroke='#555' stroke-dasharray='3'/>"
+    )
+    ax = x(s.as_of_ms)
+    out.append(f"<line x1='{ax:.1f}' x2='{ax:.1f}' y1='0' y2='{h}' stroke='#aaa'/>")
+    if o.fill_ms is not None:
+        mark = "▼" if s.fade == "short" else "▲"
+        out.append(
+            f"<text x='{x(o.fill_ms) - 4:.1f}' y='{ty - 4:.1f}' font-size='11'>{mark}</text>"
+        )
+    if o.exit_ms is not None and o.exit_px is not None:
+        ex, ey = x(o.exit_ms), y(Decimal(o.exit_px) * tick)
+        out.append(f"<circle cx='{ex:.1f}' cy='{ey:.1f}' r='3' fill='#000'/>")
+    label = (
+        f"{s.id} · {s.tier} · age {s.age_min} min · size {s.size_ticks} · touched "
+        f"{s.touched_surrounding}/{s.surrounding} · {o.status} {o.reason or ''} "
+        f"{o.pnl_ticks:+d} ticks"
+    )
+    out.append(f"<text x='4' y='{h + 14}' font-size='11'>{html.escape(label)}</text></svg>")
+    return "<div>" + "".join(out) + "</div>"

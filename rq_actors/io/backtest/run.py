@@ -23,6 +23,7 @@ from rq_actors.core.backtest.options import Distance, ExitRules, OptionError, Ru
 from rq_actors.core.backtest.outcome import Outcome
 from rq_actors.core.backtest.setup import Setup
 from rq_actors.core.backtest.sweep import expand
+from rq_actors.core.derive.candles import Candle
 from rq_actors.io.backtest.book import attach_book_features
 from rq_actors.io.instruments import read_saved_meta
 from rq_actors.io.vault.load import iter_trades
@@ -53,6 +54,7 @@ class BacktestResult:
     outcomes: list[Outcome]
     book_setups: int
     summary: dict[str, Any]
+    examples: dict[int, list[Candle]] = attrs.field(factory=dict, eq=False)
 
     @property
     def trades_per_s(self) -> float:
@@ -168,6 +170,7 @@ def run_backtest(
         outcomes=outcomes,
         book_setups=booked,
         summary=doc,
+        examples=engine.examples.captured,
     )
 
 
