@@ -60,3 +60,48 @@ def write_vault(root: Path, trades: Iterable[Trade], meta: InstrumentMeta = META
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"".join(line + b"\n" for line in lines))
     return parse_config({"instruments": [meta.inst_id], "vault": {"root": str(root)}})
+
+
+def planted_walk(
+    seed: int, minutes: int, p_turn: float | None, *, age: tuple[int, int] = (20, 40),
+    per_minute: int = 20, run: int = 15,
+) -> list[Trade]:  # fmt: skip
+    """A walk with a planted edge: when price first reaches the tip of an untouched 1m wick
+    aged `age[0] + 1 .. age[1]` minutes, it trades 1 tick through the tip, then with
+    probability `p_turn` runs `run` ticks back (the fade wins), else `run` ticks on (it loses).
+    `p_turn=None`: the plain walk (same steps, nothing planted)."""
+    rng = random.Random(seed)
+    ticks = 1_000_000
+    out: list[Trade] = []
+    wicks: list[tuple[int, int, int]] = []  # (created_ms, tip, +1 upper / -1 lower), untouched
+    forced: list[int] = []  # the next steps, when a plant is running
+    m_open = m_high = m_low = m_close = ticks
+    for k in range(minutes):
+        start = T0 + k * MS_PER_MINUTE
+        if k:
+            top, bottom = max(m_open, m_close), min(m_open, m_close)
+            if m_high > top:
+                wicks.append((start, m_high, 1))
+            if m_low < bottom:
+                wicks.append((start, m_low, -1))
+            wicks = [w for w in wicks if start - w[0] <= age[1] * MS_PER_MINUTE]
+        offsets = sorted(rng.sample(range(1, 59_999), per_minute))
+        for i, off in enumerate(offsets):
+            ts = start + off
+            step = forced.pop(0) if forced else rng.choice((-2, -1, -1, 0, 1, 1, 2))
+            ticks += step
+            if i == 0:
+                m_open = m_high = m_low = ticks
+            m_high, m_low, m_close = max(m_high, ticks), min(m_low, ticks), ticks
+            hit = [w for w in wicks if (ticks - w[1]) * w[2] >= 0]
+            wicks = [w for w in wicks if w not in hit]
+            for created, tip, d in hit:
+                old = age[0] * MS_PER_MINUTE < ts - created
+                if p_turn is not None and old and not forced:
+                    ticks = tip  # the touch lands exactly on the tip; the next trade goes through
+                    m_high, m_low, m_close = max(m_high, ticks), min(m_low, ticks), ticks
+                    back = -d if rng.random() < p_turn else d
+                    forced = [d] + [back] * (run + 1)
+            side = "buy" if rng.random() < 0.5 else "sell"
+            out.append(Trade(INST, len(out) + 1, ts, side, f"{ticks // 10}.{ticks % 10}", "1"))  # type: ignore[arg-type]
+    return out
