@@ -150,3 +150,24 @@ def test_baseline_is_the_candidate_that_fails_the_filter(tmp_path: Path) -> None
         "6",
     )
     assert _only(res, W2).setup.group == "signal"
+
+
+def test_order_ttl_cancels_early(tmp_path: Path) -> None:
+    scenario = [["98.5"], ["98.5"], ["99.3"], ["98.0"]]
+    late = _only(_run(tmp_path / "a", scenario), W2)
+    assert (late.status, late.fill_ms) == ("filled", T0 + 7 * MIN + 1000)
+    cut = _only(_run(tmp_path / "b", scenario, order_ttl_min=1), W2)
+    assert (cut.status, cut.order_until_ms) == ("unfilled", T0 + 6 * MIN)
+    assert cut.record(Decimal("0.1"))["order_until_utc"] == "2025-12-14T11:06:00.000Z"
+
+
+def test_from_and_to_pick_trade_files_by_date(tmp_path: Path) -> None:
+    day2 = T0 + 86_400_000
+    minutes = [*BASE, ["98.5"]]
+    trades = tape(minutes) + tape(minutes, start_ms=day2, first_id=100)
+    config = write_vault(tmp_path / "vault", trades)
+    both = run_backtest(config, INST, overrides=RULES)
+    second = run_backtest(config, INST, start_day="2025-12-15", overrides=RULES)
+    first = run_backtest(config, INST, end_day="2025-12-14", overrides=RULES)
+    assert (both.trades, second.trades, first.trades) == (24, 12, 12)
+    assert second.first_ms > day2 and first.last_ms < day2

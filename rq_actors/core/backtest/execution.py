@@ -50,6 +50,7 @@ class _Item:
         "stop_ticks",
         "target_px",
         "target_ticks",
+        "until",
     )
 
     def __init__(self, seq: int, setup: Setup, exits: int, key: tuple[int, int, str]) -> None:
@@ -64,6 +65,7 @@ class _Item:
         self.stop_ticks = self.target_ticks = 0
         self.stop_px = self.target_px = 0
         self.lo = self.hi = 0  # lowest / highest price seen while open
+        self.until = setup.order_until_ms  # the order's last valid instant
 
 
 class ExecutionBook:
@@ -106,10 +108,9 @@ class ExecutionBook:
                 self._push_up(setup.tip + through, item, "fill")
             else:
                 self._push_down(setup.tip - through, item, "fill")
-            until = setup.order_until_ms
             if rules.order_ttl_min is not None:
-                until = setup.as_of_ms + rules.order_ttl_min * MS_PER_MINUTE
-            heapq.heappush(self._time, (until + 1, self._n, item, "expire"))
+                item.until = setup.as_of_ms + rules.order_ttl_min * MS_PER_MINUTE
+            heapq.heappush(self._time, (item.until + 1, self._n, item, "expire"))
         self._gates()
 
     def on_trade(self, ts: int, price: int) -> None:
@@ -130,7 +131,7 @@ class ExecutionBook:
         fired.sort(key=lambda f: (f[0], f[1]))
         for _, _, item, kind in fired:
             if item.state == "resting" and kind == "expire":
-                self._release(item, Outcome(item.setup, item.exits, "unfilled"))
+                self._release(item, self._unfilled(item))
             elif item.state == "resting" and kind == "fill":
                 self._fill(item, ts, price)
             elif item.state == "open" and kind in ("stop", "target", "time"):
@@ -142,7 +143,7 @@ class ExecutionBook:
         """End of data: resting orders end unfilled, open positions are marked at `price`."""
         for _, item in sorted(self._items.items()):
             if item.state == "resting":
-                self._release(item, Outcome(item.setup, item.exits, "unfilled"))
+                self._release(item, self._unfilled(item))
             elif item.state == "open":
                 self._extend(price)
                 self._close(item, ts, price, "end_of_data")
@@ -152,6 +153,9 @@ class ExecutionBook:
         self._gates()
 
     # ---------------------------------------------------------------- internals
+
+    def _unfilled(self, item: _Item) -> Outcome:
+        return Outcome(item.setup, item.exits, "unfilled", order_until_ms=item.until)
 
     def _fill(self, item: _Item, ts: int, price: int) -> None:
         rules = self.exits[item.exits]
@@ -198,6 +202,7 @@ class ExecutionBook:
             reason=reason,  # type: ignore[arg-type]
             stop_ticks=item.stop_ticks,
             target_ticks=item.target_ticks,
+            order_until_ms=item.until,
             best=item.lo if item.sign < 0 else item.hi,
             worst=item.hi if item.sign < 0 else item.lo,
         )

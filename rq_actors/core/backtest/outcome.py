@@ -59,6 +59,7 @@ class Outcome:
     pnl_r: int = 0  # scaled by 10**RATIO_DP
     mfe_ticks: int = 0
     mae_ticks: int = 0
+    order_until_ms: int | None = None  # the order's last valid instant (None: never placed)
 
     @property
     def closed(self) -> bool:
@@ -81,6 +82,7 @@ class Outcome:
 
         return {
             **self.setup.record(tick),
+            "order_until_utc": None if self.order_until_ms is None else iso_ms(self.order_until_ms),
             "exits": self.exits,
             "status": self.status,
             "fill_time_utc": None if self.fill_ms is None else iso_ms(self.fill_ms),
@@ -122,6 +124,7 @@ def settle(
     reason: ExitReason,
     stop_ticks: int,
     target_ticks: int,
+    order_until_ms: int,
     best: int,
     worst: int,
 ) -> Outcome:
@@ -157,4 +160,5 @@ def settle(
         pnl_r=ratio_scaled(pnl, risk),
         mfe_ticks=max(0, sign * (best - entry)),
         mae_ticks=max(0, sign * (entry - worst)),
+        order_until_ms=order_until_ms,
     )

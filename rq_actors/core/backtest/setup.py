@@ -41,7 +41,7 @@ class Setup:
     median_size_ticks: str | None
     price: int  # last trade before as_of, ticks
     distance_ticks: int
-    order_until_ms: int  # the resting order is cancelled by the first trade after this
+    order_until_ms: int  # the finder lists the wick until then: the default order life
     context: dict[str, Any] = attrs.field(factory=dict, eq=False)  # confluence features
 
     def record(self, tick: Any) -> dict[str, Any]:
@@ -67,6 +67,6 @@ class Setup:
             "median_size_ticks": self.median_size_ticks,
             "price": ticks_to_price(self.price, tick),
             "distance_ticks": self.distance_ticks,
-            "order_until_utc": iso_ms(self.order_until_ms),
+            "listed_until_utc": iso_ms(self.order_until_ms),
             **self.context,
         }
