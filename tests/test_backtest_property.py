@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -90,3 +91,14 @@ def test_same_tape_same_result() -> None:
     setups, outcomes = _run(TAPES[0], chunk=10_000)
     assert [_rec(s) for s in setups] == [_rec(s) for s in FULL[0][0]]
     assert [o.record(META.tick) for o in outcomes] == [o.record(META.tick) for o in FULL[0][1]]
+
+
+@pytest.mark.parametrize("seed", sorted(TAPES))
+def test_feeding_the_tracker_only_possible_touches_changes_nothing(seed: int) -> None:
+    engine = BacktestEngine(META, RULES, EXITS, random_every_min=5, cvd_minutes=10, seed=3,
+                            feed_all=True)  # fmt: skip
+    engine.feed(TAPES[seed])
+    outcomes = engine.finish()
+    setups, want = FULL[seed]
+    assert [_rec(s) for s in engine.setups] == [_rec(s) for s in setups]
+    assert [o.record(META.tick) for o in outcomes] == [o.record(META.tick) for o in want]

@@ -97,7 +97,7 @@ class BacktestEngine:
             if px >= hi or px <= lo or t.ts_ms >= tg:
                 book.on_trade(t.ts_ms, px)
                 hi, lo, tg = book.hi_gate, book.lo_gate, book.t_gate
-        self.scanner.track(usable)
+        self.scanner.track(usable, prices)
         self.trades += len(usable)
         self._last_px = prices[-1]
         self.last_ms = usable[-1].ts_ms

@@ -64,6 +64,7 @@ class SetupScanner:
         cvd_unit: str = "quote",
         cvd_minutes: int = 30,
         baselines: bool = True,
+        feed_all: bool = False,
         random_every_min: int = 30,
         seed: int = 1,
     ) -> None:
@@ -85,6 +86,7 @@ class SetupScanner:
             cvd_minutes,
         )
         self.baselines = baselines
+        self.feed_all = feed_all  # feed every trade to the tracker (the slow reference)
         self.random_every_min = random_every_min
         self._rng = random.Random(seed)
         self._seen: list[dict[str, int]] = [{} for _ in self.rules]
@@ -107,9 +109,31 @@ class SetupScanner:
             return []
         return self._evaluate(closed[-1], last_price)
 
-    def track(self, trades: Sequence[Trade]) -> None:
-        """Bring the tracker past the run (after the run's trades were traded)."""
-        self.tracker.feed_batch(trades, self._fresh)
+    def track(self, trades: Sequence[Trade], prices: Sequence[int]) -> None:
+        """Bring the tracker past the run (after the run's trades were traded); `prices` are
+        the trades' prices in ticks.
+
+        Only the trades that can touch a wick are fed (unless `feed_all`): the run's first
+        trade and each new high or low of the run. Exact for every touch — its time, trade and
+        price, all the finder reads: every wick the run can touch exists from its first trade
+        (wicks are created at minute boundaries and a run is one minute), so an untouched upper
+        tip is above the run's high so far (the trade that made that high would have touched
+        it) and a trade at or below that high cannot reach it; lower tips mirror. What the
+        finder does not read may differ (near misses, the touch variant from the minute's
+        close). This skips ~95 % of the tracker's work on a busy instrument."""
+        if self.feed_all or not trades:
+            self.tracker.feed_batch(trades, self._fresh)
+            return
+        keep = [trades[0]]
+        hi = lo = prices[0]
+        for t, px in zip(trades, prices, strict=True):
+            if px > hi:
+                hi = px
+                keep.append(t)
+            elif px < lo:
+                lo = px
+                keep.append(t)
+        self.tracker.feed_batch(keep, self._fresh)
 
     # ---------------------------------------------------------------- the instant
 
