@@ -171,3 +171,13 @@ def test_from_and_to_pick_trade_files_by_date(tmp_path: Path) -> None:
     first = run_backtest(config, INST, end_day="2025-12-14", overrides=RULES)
     assert (both.trades, second.trades, first.trades) == (24, 12, 12)
     assert second.first_ms > day2 and first.last_ms < day2
+
+
+def test_features_are_those_of_the_instant_even_after_quiet_minutes(tmp_path: Path) -> None:
+    busy = _only(_run(tmp_path / "a", [["98.5"]]), W2).setup
+    quiet = _only(_run(tmp_path / "b", [[], [], ["98.5"]]), W2).setup  # the close comes late
+    assert busy.as_of_ms == quiet.as_of_ms == T0 + 5 * MIN
+    # eleven equal-size trades before 11:05: the VWAP is their mean, 1096.4 / 11
+    assert busy.context["vwap_1h"] == quiet.context["vwap_1h"] == "99.67272727"
+    assert busy.context == quiet.context
+    assert busy.context["cvd_30m"] is None  # the tape is younger than 30 minutes

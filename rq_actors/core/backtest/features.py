@@ -55,9 +55,11 @@ class Context:
     def feed(self, trades: Sequence[Trade]) -> None:
         if self._first_ms is None and trades:
             self._first_ms = trades[0].ts_ms
+        # a run after quiet minutes closes several (the vwap of empty minutes too): keep the
+        # first, the minute with trades that the run's first trade closed (the setup instant)
         minutes = self.vwap.feed(trades)
         if minutes:
-            self._last_vwap = minutes[-1]
+            self._last_vwap = minutes[0]
         for w in self.cvd.feed(trades):
             self._cvd.append((w.window_start_ms + MS_PER_MINUTE, w.cvd_value))
 
