@@ -29,6 +29,8 @@ def test_grid_is_parsed_and_expanded_with_the_base_first() -> None:
         (4, 2),
         (4, 3),
     }
+    sized, _ = expand(parse_sweep(["max_size_ticks=0,2"]), BASE_RULES, BASE_EXITS)
+    assert [r.max_size_ticks for r in sized] == [None, 2]  # 0: the median, the base
     for bad in (["age_min"], ["age_min=x"], ["nope=1"], ["stop=1R"], ["age_min=50"]):
         with pytest.raises(OptionError):
             expand(parse_sweep(bad), BASE_RULES, BASE_EXITS)

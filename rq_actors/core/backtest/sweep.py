@@ -62,9 +62,12 @@ def _value(key: str, text: str) -> Any:
     if key == "fill_rule":
         return text
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise OptionError(f"--sweep {key}={text!r}: expected a whole number") from None
+    if key == "max_size_ticks" and value == 0:
+        return None  # as in the config: 0 means the surrounding median
+    return value
 
 
 def expand(
