@@ -234,6 +234,7 @@ class SetupScanner:
         )
 
     def _random(self, as_of: int, price: int, ctx: dict[str, Any]) -> Setup | None:
+        # three draws at every close, taken or not: the random stream depends on nothing else
         draw = self._rng.random()
         side: Literal["upper", "lower"] = "upper" if self._rng.random() < 0.5 else "lower"
         r = self.rules[0]
