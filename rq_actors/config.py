@@ -216,6 +216,72 @@ class SimulatorConfig:
     faults: FaultOptions = attrs.field(factory=FaultOptions)  # see rq_actors/sim/options.py
 
 
+def _distance(allow_r: bool) -> Validator:
+    def check(_inst: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+        from rq_actors.core.backtest.options import Distance, OptionError
+
+        try:
+            Distance.parse(value, attribute.name, allow_r=allow_r)
+        except OptionError as exc:
+            raise _FieldError(attribute.name, str(exc).partition(": ")[2]) from None
+
+    return check
+
+
+def _bps(_inst: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    from rq_actors.core.backtest.options import OptionError, parse_bps
+
+    try:
+        parse_bps(value, attribute.name)
+    except OptionError as exc:
+        raise _FieldError(attribute.name, str(exc).partition(": ")[2]) from None
+
+
+def _positive_decimal(text: str) -> bool:
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        value = Decimal(text)
+    except (InvalidOperation, TypeError):
+        return False
+    return value.is_finite() and value > 0
+
+
+@attrs.frozen
+class BacktestConfig:
+    """`rq backtest` defaults (docs/BACKTEST.md); every key is also a command-line option.
+    Distances: "12t" ticks, "2w" wick sizes, "1.5R" stop distances (target only). Fees: bps as
+    decimal strings (OKX base tier swaps: maker 2, taker 5). 0 for max_size_ticks means the
+    surrounding median (SPEC §8.3); 0 for order_ttl_min means while the finder lists the wick."""
+
+    age_min: int = attrs.field(default=20, validator=_at_least(0))
+    age_max: int = attrs.field(default=40, validator=_at_least(0))
+    min_touched_surrounding: int = attrs.field(default=10, validator=_at_least(0))
+    surround_minutes: int = attrs.field(default=30, validator=_at_least(0))
+    side: str = attrs.field(default="same", validator=_one_of("same", "any"))
+    close_ticks: int = attrs.field(default=3, validator=_at_least(0))
+    max_size_ticks: int = attrs.field(default=0, validator=_at_least(0))
+    max_tier: str = attrs.field(
+        default="WATCH", validator=_one_of("EXACT", "NEAR", "CLOSE", "WATCH")
+    )
+    fill_rule: str = attrs.field(default="through", validator=_one_of("through", "touch"))
+    target: str = attrs.field(default="1R", validator=_distance(True))
+    stop: str = attrs.field(default="10t", validator=_distance(False))
+    time_stop_min: int = attrs.field(default=30, validator=_at_least(1))
+    order_ttl_min: int = attrs.field(default=0, validator=_at_least(0))
+    maker_fee_bps: str = attrs.field(default="2", validator=_bps)
+    taker_fee_bps: str = attrs.field(default="5", validator=_bps)
+    size_base: str = attrs.field(default="1", validator=_check(_positive_decimal, "must be > 0"))
+    no_overlap: bool = False
+    cvd_minutes: int = attrs.field(default=30, validator=_at_least(1))
+    baselines: bool = True
+    random_every_min: int = attrs.field(default=30, validator=_at_least(1))
+    holdout: float = attrs.field(default=0.3, validator=_between(0.05, 0.95))
+    seed: int = 1
+    book_near_ticks: int = attrs.field(default=2, validator=_at_least(0))
+    book_levels: int = attrs.field(default=20, validator=_between(1, 400))
+
+
 def _inst_ids(_inst: Any, attribute: attrs.Attribute[Any], value: list[str]) -> None:
     if not value:
         raise _FieldError(attribute.name, "needs at least one instId")
@@ -249,6 +315,7 @@ class Config:
     supervisor: SupervisorConfig = SupervisorConfig()
     health: HealthConfig = HealthConfig()
     simulator: SimulatorConfig = SimulatorConfig()
+    backtest: BacktestConfig = BacktestConfig()
     source: str = attrs.field(default="<memory>", eq=False, repr=False)
 
     @property

@@ -1,0 +1,1 @@
+"""The backtest shell: vault in, report folder out (see rq_actors.core.backtest)."""
