@@ -28,17 +28,10 @@ def _load_or_exit(path: str) -> Config:
     return load_config(path)  # a ConfigError becomes one line at the boundary
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("rq-actors")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown"
-
-
 def _add_version(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    from rq_actors.commands.console import package_version
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
 
 
 def _unknown_instrument(command: str, config: Config, inst_id: str) -> bool:
