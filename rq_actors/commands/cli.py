@@ -222,7 +222,7 @@ def _cmd_signals(args: argparse.Namespace) -> int:
 
     from rq_actors.core.timefmt import iso_ms, parse_iso_ms
     from rq_actors.core.wicks.signals import format_signals_table
-    from rq_actors.io.signals import SignalsError, find_hidden_signals
+    from rq_actors.io.signals import SignalsError, explain_no_signals, find_hidden_signals
 
     config = _load_or_exit(args.config)
     if _unknown_instrument("signals", config, args.instrument):
@@ -257,6 +257,18 @@ def _cmd_signals(args: argparse.Namespace) -> int:
         print(f"{args.instrument} at {iso_ms(as_of)}: {len(found)} signal(s)")
         if found:
             print(format_signals_table(found))
+        else:
+            why = explain_no_signals(
+                config,
+                args.instrument,
+                as_of,
+                timeframe=args.timeframe,
+                age_min=args.age_min,
+                age_max=args.age_max,
+                min_touched_surrounding=args.min_touched,
+                surround_minutes=args.surround,
+            )
+            print(f"  why: {why}")
     return 0
 
 
