@@ -89,7 +89,7 @@ def test_versions(tmp_path: Path) -> None:
     assert rq.stdout.split()[1] == run.stdout.split()[1] != "unknown"
 
 
-def test_ctrl_c_stops_rq_sim_quietly(tmp_path: Path) -> None:
+def test_ctrl_c_stops_rq_sim_quietly_after_saying_how_to_use_it(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "rq_actors", "sim", "--instruments", INST],
         stdout=subprocess.PIPE,
@@ -99,16 +99,21 @@ def test_ctrl_c_stops_rq_sim_quietly(tmp_path: Path) -> None:
     )
     try:
         assert proc.stdout is not None
-        first = proc.stdout.readline()  # printed once the sockets listen
-        assert first.startswith("OKX simulator")
+        lines = [proc.stdout.readline()]  # printed once the sockets listen
+        assert lines[0].startswith("OKX simulator")
+        while not lines[-1].lstrip().startswith("rest_url = "):  # the last line printed
+            lines.append(proc.stdout.readline())
+            assert lines[-1], lines
         proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=20)
+        rest, err = proc.communicate(timeout=20)
+        out = "".join(lines) + rest
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert 'ws_public_url = "ws://127.0.0.1:' in out  # how to point rq-run at it
 
 
 def _raise(exc: BaseException) -> int:

@@ -103,7 +103,6 @@ def _add_sim(sub: Any) -> None:
     p = sub.add_parser(
         "sim",
         help="run the local OKX simulator on loopback (Ctrl-C stops it)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     from rq_actors.sim.cli import add_arguments
 
@@ -277,18 +276,33 @@ def _add_signals(sub: Any) -> None:
         "signals",
         help="hidden untouched-wick setups at a moment (small, untouched, 20-40 min old wicks "
         "among touched ones)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("config")
     p.add_argument("--instrument", required=True)
     p.add_argument("--as-of", help="UTC time, e.g. 2025-12-14T21:34:00Z (default: newest trade)")
-    p.add_argument("--timeframe", default="1m")
-    p.add_argument("--age-min", type=int, default=20, help="minutes (inclusive)")
-    p.add_argument("--age-max", type=int, default=40, help="minutes (inclusive)")
-    p.add_argument("--min-touched", type=int, default=10, help="touched surrounding wicks")
-    p.add_argument("--surround", type=int, default=30, help="± minutes around the candidate")
-    p.add_argument("--side", choices=["same", "any"], default="same")
-    p.add_argument("--close-ticks", type=int, default=3)
+    p.add_argument("--timeframe", default="1m", help="wick timeframe (default 1m)")
+    p.add_argument(
+        "--age-min", type=int, default=20, help="youngest candidate, minutes (default 20)"
+    )
+    p.add_argument("--age-max", type=int, default=40, help="oldest candidate, minutes (default 40)")
+    p.add_argument(
+        "--min-touched", type=int, default=10, help="touched surrounding wicks needed (default 10)"
+    )
+    p.add_argument(
+        "--surround", type=int, default=30, help="± minutes around the candidate (default 30)"
+    )
+    p.add_argument(
+        "--side",
+        choices=["same", "any"],
+        default="same",
+        help="surrounding wicks on the candidate's side only, or both (default same)",
+    )
+    p.add_argument(
+        "--close-ticks",
+        type=int,
+        default=3,
+        help="ticks from the tip that count as CLOSE (default 3)",
+    )
     p.add_argument("--max-size-ticks", type=int, help="default: the surrounding median")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_signals)
