@@ -231,43 +231,36 @@ def _cmd_signals(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"rq signals: --as-of: {exc} (e.g. 2025-12-14T21:34:00Z)", file=sys.stderr)
         return EXIT_BAD_CONFIG
+    rules: dict[str, Any] = {
+        "timeframe": args.timeframe,
+        "age_min": args.age_min,
+        "age_max": args.age_max,
+        "min_touched_surrounding": args.min_touched,
+        "surround_minutes": args.surround,
+    }
     try:
         as_of, found = find_hidden_signals(
             config,
             args.instrument,
             as_of,
-            timeframe=args.timeframe,
-            age_min=args.age_min,
-            age_max=args.age_max,
-            min_touched_surrounding=args.min_touched,
-            surround_minutes=args.surround,
             side=args.side,
             close_ticks=args.close_ticks,
             max_size_ticks=args.max_size_ticks,
+            **rules,
         )
     except (SignalsError, ValueError) as exc:
         print(f"rq signals: {exc}", file=sys.stderr)
         return 1
+    why = None if found else explain_no_signals(config, args.instrument, as_of, **rules)
     if args.json:
-        doc = {"instId": args.instrument, "as_of_utc": iso_ms(as_of)}
+        doc: dict[str, Any] = {"instId": args.instrument, "as_of_utc": iso_ms(as_of)}
         doc["signals"] = [s.to_record() for s in found]
+        if why is not None:
+            doc["why_none"] = why
         sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
     else:
         print(f"{args.instrument} at {iso_ms(as_of)}: {len(found)} signal(s)")
-        if found:
-            print(format_signals_table(found))
-        else:
-            why = explain_no_signals(
-                config,
-                args.instrument,
-                as_of,
-                timeframe=args.timeframe,
-                age_min=args.age_min,
-                age_max=args.age_max,
-                min_touched_surrounding=args.min_touched,
-                surround_minutes=args.surround,
-            )
-            print(f"  why: {why}")
+        print(format_signals_table(found) if why is None else f"  why: {why}")
     return 0
 
 
