@@ -201,6 +201,8 @@ class SupervisorConfig:
 class HealthConfig:
     interval_s: float = attrs.field(default=5, validator=_positive)
     stderr: bool = True
+    # What stderr shows: "human" (start-up summary, status lines) or "json" (the health stream).
+    log_format: str = attrs.field(default="human", validator=_one_of("human", "json"))
 
 
 @attrs.frozen

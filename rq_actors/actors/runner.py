@@ -79,9 +79,16 @@ async def run_live(
         if config.exchange.simulate:
             config = await start_simulator(nursery, config)
         paths = VaultPaths(config.vault_root)
-        health_log = HealthLog(
-            paths.health_log(), stderr=sys.stderr if config.health.stderr else None
-        )
+        human = config.health.stderr and config.health.log_format == "human"
+        json_stderr = config.health.stderr and not human
+        health_log = HealthLog(paths.health_log(), stderr=sys.stderr if json_stderr else None)
+        if human:
+            from rq_actors.commands.console import Console, startup_summary
+
+            console = Console(sys.stderr)
+            console.print_lines(startup_summary(config, simulated=config.exchange.simulate))
+            health_log.listeners.append(console.on_report)
+            nursery.start_soon(console.run_status, health_log)
         async with open_rest(config) as rest:
             supervisor = Supervisor(
                 config.instruments,

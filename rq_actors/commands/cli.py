@@ -1,7 +1,7 @@
-"""Command line: `rq-run CONFIG` and `rq <subcommand>` (SPEC §10).
+"""Command line: `rq-run CONFIG` and `rq <subcommand>`.
 
-Bad config prints one line naming the file, the key and the problem, and exits with code 2
-before anything starts.
+Bad config, bad arguments and other user-caused failures print one line saying what to do and
+exit with code 2 before anything starts (`boundary.guarded`); Ctrl-C exits quietly.
 """
 
 from __future__ import annotations
@@ -14,17 +14,25 @@ from typing import Any
 import trio
 
 from rq_actors.commands import backtest
-from rq_actors.config import Config, ConfigError, load_config
+from rq_actors.commands.boundary import (
+    EXIT_INTERRUPTED,
+    EXIT_USER_ERROR,
+    check_vault_writable,
+    guarded,
+)
+from rq_actors.config import Config, load_config
 
-EXIT_BAD_CONFIG = 2
+EXIT_BAD_CONFIG = EXIT_USER_ERROR
 
 
 def _load_or_exit(path: str) -> Config:
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        print(f"rq: bad config: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_BAD_CONFIG) from None
+    return load_config(path)  # a ConfigError becomes one line at the boundary
+
+
+def _add_version(parser: argparse.ArgumentParser) -> None:
+    from rq_actors.commands.console import package_version
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
 
 
 def _unknown_instrument(command: str, config: Config, inst_id: str) -> bool:
@@ -32,20 +40,51 @@ def _unknown_instrument(command: str, config: Config, inst_id: str) -> bool:
     an instId from the command line becomes part of file paths, so only configured ones go."""
     if inst_id in config.instruments:
         return False
-    print(f"rq {command}: {inst_id} is not in {config.source}", file=sys.stderr)
+    hint = f"; did you mean {inst_id.upper()}?" if inst_id.upper() in config.instruments else ""
+    print(
+        f"rq {command}: {inst_id} is not in {config.source} "
+        f"(configured: {', '.join(config.instruments)}){hint}",
+        file=sys.stderr,
+    )
     return True
 
 
+def _day_or_none(option: str, value: str | None) -> str | None:
+    """`value` checked as a real `YYYY-MM-DD` day: an impossible date is the user's error,
+    not an empty answer."""
+    from rq_actors.io.vault.load import check_day
+
+    return None if value is None else check_day(value, option)
+
+
 def run_main(argv: Sequence[str] | None = None) -> None:
-    """`rq-run CONFIG`: the supervised live system."""
+    """`rq-run CONFIG`: the supervised live system (Ctrl-C or SIGTERM stops it cleanly)."""
     parser = argparse.ArgumentParser(prog="rq-run", description=run_main.__doc__)
     parser.add_argument("config", help="TOML config file (see config/okx.toml)")
+    parser.add_argument(
+        "--log-format",
+        choices=["human", "json"],
+        help="what stderr shows: a start-up summary and status lines, or the JSON health "
+        "stream (default: [health] log_format, itself 'human')",
+    )
+    _add_version(parser)
     args = parser.parse_args(argv)
-    config = _load_or_exit(args.config)
-    from rq_actors.actors.runner import run_live
 
-    trio.run(run_live, config)
-    raise SystemExit(0)
+    def run() -> int:
+        config = _load_or_exit(args.config)
+        if args.log_format is not None:
+            import attrs
+
+            config = attrs.evolve(
+                config, health=attrs.evolve(config.health, log_format=args.log_format)
+            )
+        check_vault_writable(config.vault_root, config.source)
+        from rq_actors.actors.runner import run_live
+
+        trio.run(run_live, config)
+        return 0
+
+    raise SystemExit(guarded("rq-run", run, interrupt_code=EXIT_INTERRUPTED))
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -57,15 +96,15 @@ def _cmd_status(args: argparse.Namespace) -> int:
 def _cmd_sim(args: argparse.Namespace) -> int:
     from rq_actors.sim.cli import run_from_args
 
-    try:
-        trio.run(run_from_args, args)
-    except KeyboardInterrupt:
-        pass
-    return 0
+    # "Ctrl-C to stop" is how the simulator is meant to end: exit 0, quietly.
+    return guarded("rq sim", lambda: trio.run(run_from_args, args) or 0, interrupt_code=0)
 
 
 def _add_sim(sub: Any) -> None:
-    p = sub.add_parser("sim", help="run the local OKX simulator (SPEC §11)")
+    p = sub.add_parser(
+        "sim",
+        help="run the local OKX simulator on loopback (Ctrl-C stops it)",
+    )
     from rq_actors.sim.cli import add_arguments
 
     add_arguments(p)
@@ -160,7 +199,8 @@ def _cmd_trades(args: argparse.Namespace) -> int:
     config = _load_or_exit(args.config)
     if _unknown_instrument("trades", config, args.instrument):
         return EXIT_BAD_CONFIG
-    records = iter_records(VaultPaths(config.vault_root), args.instrument, args.date, args.date)
+    day = _day_or_none("--date", args.date)
+    records = iter_records(VaultPaths(config.vault_root), args.instrument, day, day)
     out = sys.stdout.buffer
     for n, record in enumerate(records):
         if args.limit is not None and n >= args.limit:
@@ -184,7 +224,7 @@ def _cmd_signals(args: argparse.Namespace) -> int:
 
     from rq_actors.core.timefmt import iso_ms, parse_iso_ms
     from rq_actors.core.wicks.signals import format_signals_table
-    from rq_actors.io.signals import SignalsError, find_hidden_signals
+    from rq_actors.io.signals import SignalsError, explain_no_signals, find_hidden_signals
 
     config = _load_or_exit(args.config)
     if _unknown_instrument("signals", config, args.instrument):
@@ -194,46 +234,71 @@ def _cmd_signals(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"rq signals: --as-of: {exc} (e.g. 2025-12-14T21:34:00Z)", file=sys.stderr)
         return EXIT_BAD_CONFIG
+    rules: dict[str, Any] = {
+        "timeframe": args.timeframe,
+        "age_min": args.age_min,
+        "age_max": args.age_max,
+        "min_touched_surrounding": args.min_touched,
+        "surround_minutes": args.surround,
+    }
     try:
         as_of, found = find_hidden_signals(
             config,
             args.instrument,
             as_of,
-            timeframe=args.timeframe,
-            age_min=args.age_min,
-            age_max=args.age_max,
-            min_touched_surrounding=args.min_touched,
-            surround_minutes=args.surround,
             side=args.side,
             close_ticks=args.close_ticks,
             max_size_ticks=args.max_size_ticks,
+            **rules,
         )
     except (SignalsError, ValueError) as exc:
         print(f"rq signals: {exc}", file=sys.stderr)
         return 1
+    why = None if found else explain_no_signals(config, args.instrument, as_of, **rules)
     if args.json:
-        doc = {"instId": args.instrument, "as_of_utc": iso_ms(as_of)}
+        doc: dict[str, Any] = {"instId": args.instrument, "as_of_utc": iso_ms(as_of)}
         doc["signals"] = [s.to_record() for s in found]
+        if why is not None:
+            doc["why_none"] = why
         sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
     else:
         print(f"{args.instrument} at {iso_ms(as_of)}: {len(found)} signal(s)")
-        if found:
-            print(format_signals_table(found))
+        print(format_signals_table(found) if why is None else f"  why: {why}")
     return 0
 
 
 def _add_signals(sub: Any) -> None:
-    p = sub.add_parser("signals", help="hidden untouched-wick setups at a moment (SPEC §8.3)")
+    p = sub.add_parser(
+        "signals",
+        help="hidden untouched-wick setups at a moment (small, untouched, 20-40 min old wicks "
+        "among touched ones)",
+    )
     p.add_argument("config")
     p.add_argument("--instrument", required=True)
     p.add_argument("--as-of", help="UTC time, e.g. 2025-12-14T21:34:00Z (default: newest trade)")
-    p.add_argument("--timeframe", default="1m")
-    p.add_argument("--age-min", type=int, default=20, help="minutes (inclusive)")
-    p.add_argument("--age-max", type=int, default=40, help="minutes (inclusive)")
-    p.add_argument("--min-touched", type=int, default=10, help="touched surrounding wicks")
-    p.add_argument("--surround", type=int, default=30, help="± minutes around the candidate")
-    p.add_argument("--side", choices=["same", "any"], default="same")
-    p.add_argument("--close-ticks", type=int, default=3)
+    p.add_argument("--timeframe", default="1m", help="wick timeframe (default 1m)")
+    p.add_argument(
+        "--age-min", type=int, default=20, help="youngest candidate, minutes (default 20)"
+    )
+    p.add_argument("--age-max", type=int, default=40, help="oldest candidate, minutes (default 40)")
+    p.add_argument(
+        "--min-touched", type=int, default=10, help="touched surrounding wicks needed (default 10)"
+    )
+    p.add_argument(
+        "--surround", type=int, default=30, help="± minutes around the candidate (default 30)"
+    )
+    p.add_argument(
+        "--side",
+        choices=["same", "any"],
+        default="same",
+        help="surrounding wicks on the candidate's side only, or both (default same)",
+    )
+    p.add_argument(
+        "--close-ticks",
+        type=int,
+        default=3,
+        help="ticks from the tip that count as CLOSE (default 3)",
+    )
     p.add_argument("--max-size-ticks", type=int, help="default: the surrounding median")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_signals)
@@ -253,8 +318,12 @@ _SUBCOMMANDS: list[Callable[[Any], None]] = [
 def main(argv: Sequence[str] | None = None) -> None:
     """`rq`: tools around the vault and the simulator."""
     parser = argparse.ArgumentParser(prog="rq", description=main.__doc__)
+    _add_version(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in _SUBCOMMANDS:
         add(sub)
     args = parser.parse_args(argv)
-    raise SystemExit(args.func(args))
+    if args.command == "sim":  # the simulator guards itself: its Ctrl-C is a normal stop
+        raise SystemExit(args.func(args))
+    prog = f"rq {args.command}"
+    raise SystemExit(guarded(prog, lambda: int(args.func(args)), interrupt_code=EXIT_INTERRUPTED))

@@ -42,6 +42,8 @@ class HealthLog:
             repair_torn_tail(path)  # a SIGKILL mid-line must not glue two lines together
             self._file = path.open("ab")
         self.reporters: list[HealthReporter] = []
+        # Called with every report after it is written (the human console, for instance).
+        self.listeners: list[Callable[[HealthReport], None]] = []
         self.dropped_lines = 0
         self._file_retry = False
 
@@ -65,6 +67,8 @@ class HealthLog:
         if self._stderr is not None:
             self._stderr.write(line.decode() + "\n")
             self._stderr.flush()
+        for listener in self.listeners:
+            listener(report)
 
     def _append(self, line: bytes) -> None:
         assert self._file is not None and self._path is not None

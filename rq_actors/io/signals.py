@@ -9,8 +9,9 @@ at or before it, so the answer depends only on the vault and `as_of`, never on t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Literal
 
 from rq_actors.config import Config
@@ -51,10 +52,7 @@ def find_hidden_signals(
     Returns `(as_of, signals)`, strongest first.
     """
     paths = VaultPaths(config.vault_root)
-    meta = read_saved_meta(paths, inst_id)
-    if meta is None:
-        raise SignalsError(f"{inst_id}: no instrument metadata in {paths.root}; run rq-run first")
-    tick = meta.tick
+    tick = _tick(paths, inst_id)
     if as_of is None:
         newest = newest_trade(paths, inst_id)
         if newest is None:
@@ -80,6 +78,74 @@ def find_hidden_signals(
         max_size_ticks=max_size_ticks,
     )
     return as_of, signals
+
+
+def _tick(paths: VaultPaths, inst_id: str) -> Decimal:
+    meta = read_saved_meta(paths, inst_id)
+    if meta is None:
+        raise SignalsError(f"{inst_id}: no instrument metadata in {paths.root}; run rq-run first")
+    return meta.tick
+
+
+def explain_no_signals(
+    config: Config,
+    inst_id: str,
+    as_of: int,
+    *,
+    timeframe: str = "1m",
+    age_min: int = 20,
+    age_max: int = 40,
+    min_touched_surrounding: int = 10,
+    surround_minutes: int = 30,
+) -> str:
+    """Why `find_hidden_signals` found nothing at `as_of`, in one sentence a newcomer can act
+    on (most often: the capture has not run long enough for a wick to be old enough)."""
+    paths = VaultPaths(config.vault_root)
+    start = as_of - (age_max + surround_minutes) * MS_PER_MINUTE
+    wicks = list(wick_snapshots(paths, inst_id, timeframe, _tick(paths, inst_id), start, as_of))
+    return why_no_signals(
+        wicks,
+        as_of,
+        timeframe=timeframe,
+        age_min=age_min,
+        age_max=age_max,
+        min_touched_surrounding=min_touched_surrounding,
+        window_minutes=age_max + surround_minutes,
+    )
+
+
+def why_no_signals(
+    wicks: Sequence[WickSnapshot],
+    as_of: int,
+    *,
+    timeframe: str,
+    age_min: int,
+    age_max: int,
+    min_touched_surrounding: int,
+    window_minutes: int,
+) -> str:
+    """The first rule of the finder that no wick in `wicks` (those created in the
+    `window_minutes` before `as_of`) gets past."""
+    ages = f"{age_min}–{age_max} minutes old"
+    if not wicks:
+        return (
+            f"no {timeframe} wick was created in the {window_minutes} minutes before as_of "
+            "(a wick appears when its candle closes; let the capture run longer)"
+        )
+    oldest = max(as_of - w.created_ms for w in wicks) // MS_PER_MINUTE
+    aged = [w for w in wicks if age_min <= (as_of - w.created_ms) / MS_PER_MINUTE <= age_max]
+    if not aged:
+        if oldest < age_min:
+            return f"no {timeframe} wick is {ages} yet; the oldest is {oldest} minute(s)"
+        return f"no {timeframe} wick is {ages} (none was created then; was the capture off?)"
+    untouched = [w for w in aged if w.touched_ms is None or w.touched_ms >= as_of]
+    if not untouched:
+        return f"all {len(aged)} {timeframe} wick(s) {ages} are touched already"
+    return (
+        f"{len(untouched)} untouched {timeframe} wick(s) are {ages}, but none is smaller than "
+        f"the median of the wicks around it with at least {min_touched_surrounding} of those "
+        "touched"
+    )
 
 
 def newest_trade(paths: VaultPaths, inst_id: str) -> Trade | None:

@@ -97,6 +97,10 @@ async def run_from_args(args: argparse.Namespace) -> None:
         print(f"  ws public    {sim.ws_public_url}", flush=True)
         print(f"  ws business  {sim.ws_business_url}", flush=True)
         print(f"  rest         {sim.rest_url}", flush=True)
+        print("Point rq-run at it with this [exchange] section (and simulate = false):")
+        print(f'  ws_public_url = "{sim.ws_public_url}"')
+        print(f'  ws_business_url = "{sim.ws_business_url}"')
+        print(f'  rest_url = "{sim.rest_url}"', flush=True)
         print("Ctrl-C to stop.", file=sys.stderr, flush=True)
         if args.record_dir:
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

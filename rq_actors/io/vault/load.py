@@ -6,12 +6,16 @@ at a UTC midnight a few trades of consecutive days can interleave by id (timesta
 back a few milliseconds), so files are merged by id. Only a file and its successor are open at a
 time, which is enough because such interleaving never spans more than a day boundary.
 
-pandas and polars are optional: imported only when a DataFrame is asked for.
+pandas and polars are optional: imported only when a DataFrame is asked for. The vault may be
+given as a `VaultPaths`, a `Path` or a `str`. A day that is not a real `YYYY-MM-DD` date, or an
+instId that cannot be one (lower case, say), is refused with `VaultQueryError` instead of
+silently matching nothing.
 """
 
 from __future__ import annotations
 
 import heapq
+import re
 from collections.abc import Iterable, Iterator
 from datetime import date as Date
 from pathlib import Path
@@ -19,38 +23,78 @@ from typing import Any, Literal
 
 import orjson
 
+from rq_actors.config import INST_ID_PATTERN
 from rq_actors.core.okx.trades import parse_positive_int
 from rq_actors.core.timefmt import parse_iso_ms
 from rq_actors.core.trades.record import TradeRecordError, trade_from_record
+from rq_actors.errors import RqError
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.io.vault.trade_files import TradeVaultError, day_files
 from rq_actors.messages import Trade
 
+Vault = VaultPaths | Path | str
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class VaultQueryError(RqError, ValueError):
+    """A question the vault cannot answer as asked (bad date, impossible or absent instId)."""
+
+
+def check_day(day: str, what: str = "day") -> str:
+    """`day` if it is a real `YYYY-MM-DD` date, else `VaultQueryError` saying so."""
+    if _DAY.fullmatch(day):
+        try:
+            Date.fromisoformat(day)
+            return day
+        except ValueError:
+            pass
+    raise VaultQueryError(f"{what} {day!r} is not a date; use YYYY-MM-DD, e.g. 2026-01-31")
+
+
+def check_inst_id(inst_id: str) -> str:
+    if not INST_ID_PATTERN.fullmatch(inst_id):
+        hint = f" (instIds are upper case: {inst_id.upper()})" if inst_id != inst_id.upper() else ""
+        raise VaultQueryError(f"{inst_id!r} is not an OKX instId{hint}")
+    return inst_id
+
+
+def _paths(vault: Vault) -> VaultPaths:
+    return vault if isinstance(vault, VaultPaths) else VaultPaths(vault)
+
+
+def trade_days(vault: Vault, inst_id: str) -> list[str]:
+    """The days (`YYYY-MM-DD`, oldest first) that have a trade file for `inst_id`."""
+    return [p.stem for p in day_files(_paths(vault), check_inst_id(inst_id))]
+
 
 def iter_records(
-    paths: VaultPaths, inst_id: str, start_day: str | None = None, end_day: str | None = None
+    vault: Vault, inst_id: str, start_day: str | None = None, end_day: str | None = None
 ) -> Iterator[dict[str, Any]]:
     """Every trade record of `inst_id` with file date in `[start_day, end_day]` (inclusive,
     `YYYY-MM-DD`, either open), in trade-id order."""
     return (
-        record for _, record in _merge_by_trade_id(_day_files(paths, inst_id, start_day, end_day))
+        record for _, record in _merge_by_trade_id(_day_files(vault, inst_id, start_day, end_day))
     )
 
 
 def _day_files(
-    paths: VaultPaths, inst_id: str, start_day: str | None, end_day: str | None
+    vault: Vault, inst_id: str, start_day: str | None, end_day: str | None
 ) -> list[Path]:
+    check_inst_id(inst_id)
+    start = None if start_day is None else check_day(start_day, "start day")
+    end = None if end_day is None else check_day(end_day, "end day")
     return [
         p
-        for p in day_files(paths, inst_id)
-        if (start_day is None or p.stem >= start_day) and (end_day is None or p.stem <= end_day)
+        for p in day_files(_paths(vault), inst_id)
+        if (start is None or p.stem >= start) and (end is None or p.stem <= end)
     ]
 
 
 def iter_trades(
-    paths: VaultPaths, inst_id: str, start_day: str | None = None, end_day: str | None = None
+    vault: Vault, inst_id: str, start_day: str | None = None, end_day: str | None = None
 ) -> Iterator[Trade]:
     """Like `iter_records`, as `Trade` messages (what the live feed carries)."""
+    paths = _paths(vault)
     for trade_id, record in _merge_by_trade_id(_day_files(paths, inst_id, start_day, end_day)):
         try:
             yield trade_from_record(record, trade_id)
@@ -130,7 +174,7 @@ def trade_columns(records: Iterable[dict[str, Any]]) -> dict[str, list[Any]]:
 
 
 def load_trades_df(
-    vault_root: str | Path,
+    vault_root: Vault,
     inst_id: str,
     date: str | Date,
     engine: Literal["polars", "pandas"] = "polars",
@@ -141,8 +185,12 @@ def load_trades_df(
     cast them yourself (e.g. polars `pl.col("price").str.to_decimal()`, pandas
     `df.price.map(Decimal)`) to keep exactness. `time` is the event time as a UTC datetime.
     """
-    day = date.isoformat() if isinstance(date, Date) else date
-    records = iter_records(VaultPaths(Path(vault_root)), inst_id, day, day)
+    day = date.isoformat() if isinstance(date, Date) else check_day(date, "date")
+    days = trade_days(vault_root, inst_id)
+    if day not in days:
+        held = f"it holds {days[0]} .. {days[-1]}" if days else "it holds no trades of it"
+        raise VaultQueryError(f"no {inst_id} trades on {day} in {_paths(vault_root).root}: {held}")
+    records = iter_records(vault_root, inst_id, day, day)
     columns = trade_columns(records)
     if engine == "polars":
         import polars as pl

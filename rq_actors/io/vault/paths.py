@@ -23,7 +23,9 @@ def daily_file(folder: Path, day: str) -> Path:
 
 @attrs.frozen
 class VaultPaths:
-    root: Path
+    """The vault's layout under `root` (a `Path` or a `str`, e.g. `VaultPaths("vault-demo")`)."""
+
+    root: Path = attrs.field(converter=Path)
 
     def trades_dir(self, inst_id: str) -> Path:
         kind = "trades_perps" if is_swap(inst_id) else "trades"
