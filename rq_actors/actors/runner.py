@@ -82,6 +82,10 @@ async def run_live(
         health_log = HealthLog(
             paths.health_log(), stderr=sys.stderr if config.health.stderr else None
         )
+        if config.web.enabled:  # the dashboard: its own restarts, never those of capture
+            from rq_actors.web.server import run_web
+
+            nursery.start_soon(run_web, config, bus, health_log)
         async with open_rest(config) as rest:
             supervisor = Supervisor(
                 config.instruments,
