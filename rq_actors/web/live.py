@@ -2,8 +2,8 @@
 
 Each viewer has its own bounded subscription (`VIEWER_CAPACITY` records). Publishing never waits
 for a viewer: when a slow browser lets its buffer fill, the bus drops records for that viewer
-only and counts them; once it catches up the page is told how many it missed (`gap`) and reloads
-its history from the vault. Capture and derivation never notice.
+only and counts them; the viewer's stale buffer is then skipped and the page is told how many it
+missed (`gap`), so it reloads its history from the vault. Capture and derivation never notice.
 
 Without a bus (`rq web` over a vault, no capture in this process) the socket says so (`live:
 false`) and pushes nothing; the page then refreshes its history now and then instead.
@@ -70,11 +70,18 @@ async def _forward(
 ) -> None:
     seen_dropped = 0
     async for rec in receive:
-        now_dropped = dropped()
-        if now_dropped != seen_dropped:
-            stats.live_dropped += now_dropped - seen_dropped
-            seen_dropped = now_dropped
-            await ws.send_text(orjson.dumps({"type": "gap", "dropped": now_dropped}).decode())
+        if dropped() != seen_dropped:
+            # The page reloads from the vault on a gap, so what is still buffered is stale too:
+            # skip it rather than send it to a viewer that is already behind.
+            while True:
+                try:
+                    receive.receive_nowait()
+                except trio.WouldBlock:
+                    break
+            stats.live_dropped += dropped() - seen_dropped
+            seen_dropped = dropped()
+            await ws.send_text(orjson.dumps({"type": "gap", "dropped": seen_dropped}).decode())
+            continue
         if rec.inst_id != inst_id:
             continue
         msg = {
