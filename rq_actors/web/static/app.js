@@ -198,7 +198,7 @@
     view.focus = s.id;
     const open = s.id.split(":").slice(2, -1).join(":");
     const t = bucket(secs(open), view.tf);
-    const span = TF_S[view.tf] * 60;
+    const span = TF_S[view.tf] * 30;
     chart.timeScale().setVisibleRange({ from: t - span, to: t + span });
     state.dataset.focus = s.id;
     drawLevels();
@@ -206,7 +206,7 @@
 
   // ---- order book ----
   async function loadBook(gen) {
-    const doc = await api(`/api/${view.inst}/book?levels=12`);
+    const doc = await api(`/api/${view.inst}/book?levels=8`);
     if (gen !== view.generation || !doc.book) return;
     const b = doc.book, body = $("ladder").tBodies[0];
     body.textContent = "";
