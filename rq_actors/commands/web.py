@@ -54,10 +54,26 @@ def _cmd_web(args: argparse.Namespace) -> int:
         return EXIT_BAD_CONFIG
     try:
         trio.run(serve_vault, config)
-    except OSError as exc:
-        print(f"rq web: cannot listen on {config.web.bind}:{config.web.port}: {exc}")
-        return 1
+    except Exception as exc:
+        cause = _os_error(exc)
+        if cause is None:
+            raise
+        where = f"{config.web.bind}:{config.web.port}"
+        print(f"rq web: cannot listen on {where}: {cause.strerror or cause}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
     return 0
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """The OSError (address in use, not an address of this host) inside trio's groups."""
+    if isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for sub in exc.exceptions:
+            found = _os_error(sub)
+            if found is not None:
+                return found
+    return None
 
 
 async def serve_vault(
@@ -82,7 +98,7 @@ async def serve_vault(
                 task_status=task_status,
             )
         )
-        print(f"rq web: dashboard of {config.vault_root} at {urls[0]}/ (Ctrl-C stops)")
+        print(f"rq web: dashboard of {config.vault_root} at {urls[0]}/ (Ctrl-C stops)", flush=True)
         task_status.started(urls)
         await stop.wait()
         nursery.cancel_scope.cancel()
