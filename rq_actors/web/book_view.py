@@ -99,28 +99,59 @@ def heatmap(
     """Resting size per (time column, price row) over the last `minutes` of snapshots.
 
     Price rows split the range between the `span_levels`-th bid and ask of the newest snapshot
-    into `rows` equal bins; each column shows the last snapshot of its time slice."""
-    snaps = _recent_snapshots(paths, inst_id, minutes)
+    into `rows` equal bins; each column shows the last snapshot of its time slice. Only those
+    (at most `columns`) snapshots are parsed: the others are told apart by the time at the
+    start of their line, so the cost does not grow with the snapshots in the window."""
+    files = _hour_files_newest_first(paths, inst_id)[:2]
+    key = (inst_id, minutes, columns, rows, span_levels, *(_stamp(p) for p in files))
+    hit = _HEATMAPS.get(key)
+    if hit is not None:
+        return hit
+    doc = _heatmap(files, minutes, columns, rows, span_levels)
+    if len(_HEATMAPS) >= _HEATMAP_CACHE:
+        _HEATMAPS.pop(next(iter(_HEATMAPS)))
+    _HEATMAPS[key] = doc
+    return doc
+
+
+_HEATMAP_CACHE = 16  # every open page asks for the same few heatmaps; files change every 2 s
+_HEATMAPS: dict[tuple[Any, ...], dict[str, Any]] = {}
+_EMPTY: dict[str, Any] = {"columns": [], "price_edges": [], "cells": []}
+
+
+def _stamp(path: Path) -> tuple[str, int]:
+    try:
+        return str(path), path.stat().st_size
+    except FileNotFoundError:
+        return str(path), -1
+
+
+def _heatmap(
+    files: list[Path], minutes: int, columns: int, rows: int, span_levels: int
+) -> dict[str, Any]:
+    timed = _recent_lines(files, minutes)
+    if not timed:
+        return _EMPTY
+    start_ms, end_ms = timed[0][0], timed[-1][0] + 1
+    per_column = max(1, (end_ms - start_ms + columns - 1) // columns)
+    chosen: dict[int, bytes] = {}
+    for ts, line in timed:
+        chosen[(ts - start_ms) // per_column] = line  # the slice's last snapshot wins
+    snaps = [orjson.loads(line) for _, line in sorted(chosen.items())]
+    snaps = [s for s in snaps if not s.get("gap_detected")]  # a gap record holds no book
     if not snaps:
-        return {"columns": [], "price_edges": [], "cells": []}
-    newest = snaps[-1][1]
-    bids, asks = newest.get("bids_top400") or [], newest.get("asks_top400") or []
+        return _EMPTY
+    bids, asks = snaps[-1].get("bids_top400") or [], snaps[-1].get("asks_top400") or []
     if not bids or not asks:
-        return {"columns": [], "price_edges": [], "cells": []}
+        return _EMPTY
     low = Decimal(bids[min(span_levels, len(bids)) - 1][0])
     high = Decimal(asks[min(span_levels, len(asks)) - 1][0])
     width = (high - low) / rows
-    start_ms, end_ms = snaps[0][0], snaps[-1][0] + 1
-    per_column = max(1, (end_ms - start_ms + columns - 1) // columns)
-    chosen: dict[int, tuple[int, dict[str, Any]]] = {}
-    for ts, snap in snaps:
-        chosen[(ts - start_ms) // per_column] = (ts, snap)  # the slice's last snapshot wins
-    out_columns, cells = [], []
-    for _, (_ts, snap) in sorted(chosen.items()):
-        out_columns.append(snap.get("timestamp_utc"))
-        cells.append(_bucket(snap, low, width, rows))
-    edges = [str(low + width * i) for i in range(rows + 1)]
-    return {"columns": out_columns, "price_edges": edges, "cells": cells}
+    return {
+        "columns": [s.get("timestamp_utc") for s in snaps],
+        "price_edges": [str(low + width * i) for i in range(rows + 1)],
+        "cells": [_bucket(s, low, width, rows) for s in snaps],
+    }
 
 
 def _bucket(snap: dict[str, Any], low: Decimal, width: Decimal, rows: int) -> list[str]:
@@ -133,26 +164,33 @@ def _bucket(snap: dict[str, Any], low: Decimal, width: Decimal, rows: int) -> li
     return [str(s) for s in sums]
 
 
-def _recent_snapshots(
-    paths: VaultPaths, inst_id: str, minutes: int
-) -> list[tuple[int, dict[str, Any]]]:
+_TIME_KEY = b'"timestamp_utc":"'
+
+
+def _line_time(line: bytes) -> int | None:
+    """The snapshot's time from the start of its line (the writer puts it first)."""
+    at = line.find(_TIME_KEY, 0, 64)
+    if at < 0:
+        return None
+    start = at + len(_TIME_KEY)
+    try:
+        return parse_iso_ms(line[start : line.index(b'"', start)].decode())
+    except ValueError:
+        return None
+
+
+def _recent_lines(files: list[Path], minutes: int) -> list[tuple[int, bytes]]:
     budget = TAIL_BYTES
     lines: list[bytes] = []
-    for path in _hour_files_newest_first(paths, inst_id)[:2]:
+    for path in files:
         got = _tail(path, 1 << 30, budget)
         lines = got + lines
         budget -= sum(len(x) for x in got)
         if budget <= 0:
             break
-    snaps: list[tuple[int, dict[str, Any]]] = []
-    for line in lines:
-        try:
-            doc = orjson.loads(line)
-            snaps.append((parse_iso_ms(doc["timestamp_utc"]), doc))
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            continue
-    if not snaps:
+    timed = [(t, ln) for ln in lines if (t := _line_time(ln)) is not None]
+    if not timed:
         return []
-    snaps.sort(key=lambda s: s[0])
-    since = snaps[-1][0] - minutes * 60_000
-    return [s for s in snaps if s[0] >= since and not s[1].get("gap_detected")]
+    timed.sort(key=lambda s: s[0])
+    since = timed[-1][0] - minutes * 60_000
+    return [s for s in timed if s[0] >= since]

@@ -32,7 +32,10 @@ class LiveHealth:
         self._log = log
 
     def lines(self) -> list[dict[str, Any]]:
-        return [attrs.asdict(r, recurse=False) for _, r in sorted(self._log.latest.items())]
+        # Called from a worker thread while the trio thread adds lines: `dict(...)` copies in
+        # one C call (no Python code runs during it), so the copy is never half-updated.
+        latest = dict(self._log.latest)
+        return [attrs.asdict(r, recurse=False) for _, r in sorted(latest.items())]
 
 
 class FileHealth:

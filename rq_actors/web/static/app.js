@@ -10,7 +10,7 @@
   const $ = (id) => document.getElementById(id);
   const state = $("state");
   const view = { inst: null, tf: "1m", meta: null, wicks: [], candles: new Map(), focus: null,
-    ws: null, generation: 0 };
+    ws: null, generation: 0, gapTimer: null };
 
   const secs = (iso) => Math.floor(Date.parse(iso) / 1000);
   const bucket = (t, tf) => t - (t % TF_S[tf]);
@@ -322,7 +322,10 @@
         $("live").textContent = m.live ? "live" : "vault view (no live push)";
         $("live").className = "badge " + (m.live ? "on" : "off");
       } else if (m.type === "record") onRecord(m);
-      else if (m.type === "gap") loadAll(); // this page fell behind: reload from the vault
+      else if (m.type === "gap") { // this page fell behind: reload from the vault, once
+        clearTimeout(view.gapTimer);
+        view.gapTimer = setTimeout(loadAll, 1000);
+      }
     };
     ws.onclose = () => {
       $("live").textContent = "disconnected"; $("live").className = "badge";
