@@ -144,8 +144,9 @@ _ACTIVE = _JsonCache()
 def wick_levels(
     paths: VaultPaths, inst_id: str, tfs: set[str], touched: bool, limit: int
 ) -> dict[str, Any]:
-    """Active wicks of the timeframes `tfs` (untouched; touched ones too with `touched`),
-    newest `limit` by creation, from `wicks_active.json`."""
+    """Active wicks of the timeframes `tfs` (untouched; touched ones too with `touched`), the
+    newest `limit` by creation of each timeframe (so the many 1m wicks never crowd out the few
+    4h ones), from `wicks_active.json`."""
     if not 1 <= limit <= MAX_WICKS:
         raise ValueError(f"limit must be in 1..{MAX_WICKS}")
     doc = _ACTIVE.get(paths.wicks_active(inst_id))
@@ -158,8 +159,12 @@ def wick_levels(
         and (w.get("state") == "untouched" or (touched and w.get("state") == "touched"))
     ]
     chosen.sort(key=lambda w: (str(w.get("created_at")), str(w.get("id"))))
+    per_tf: dict[str, list[dict[str, Any]]] = {}
+    for w in chosen:
+        per_tf.setdefault(str(w["tf"]), []).append(w)
+    kept = [w for tf in sorted(per_tf) for w in per_tf[tf][-limit:]]
     as_of = doc.get("as_of_utc") if isinstance(doc, dict) else None
-    return {"as_of_utc": as_of, "wicks": chosen[-limit:], "total": len(chosen)}
+    return {"as_of_utc": as_of, "wicks": kept, "total": len(chosen)}
 
 
 def setups(paths: VaultPaths, inst_id: str) -> dict[str, Any]:

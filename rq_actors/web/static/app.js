@@ -6,7 +6,7 @@
   const TF_S = { "1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400 };
   const TF_COLOR = { "1m": "#60a5fa", "5m": "#2dd4bf", "15m": "#4ade80", "1h": "#fb923c",
     "4h": "#f472b6", "1d": "#c084fc" };
-  const MAX_WICK_LINES = 300;
+  const MAX_WICK_LINES = 120; // per timeframe
   const $ = (id) => document.getElementById(id);
   const state = $("state");
   const view = { inst: null, tf: "1m", meta: null, wicks: [], candles: new Map(), focus: null,
@@ -321,8 +321,9 @@
         state.dataset.live = m.live ? "on" : "off";
         $("live").textContent = m.live ? "live" : "vault view (no live push)";
         $("live").className = "badge " + (m.live ? "on" : "off");
-      } else if (m.type === "record") onRecord(m);
-      else if (m.type === "gap") { // this page fell behind: reload from the vault, once
+      } else if (m.type === "record") {
+        try { onRecord(m); } catch (err) { state.dataset.pushError = String(err); }
+      } else if (m.type === "gap") { // this page fell behind: reload from the vault, once
         clearTimeout(view.gapTimer);
         view.gapTimer = setTimeout(loadAll, 1000);
       }
