@@ -194,3 +194,16 @@ def test_vault_layout_is_the_one_the_writers_use(demo: Config) -> None:
     # the demo vault comes from the batch jobs: the readers must find what they wrote
     root = Path(demo.vault_root)
     assert (root / "derived" / "candles" / "okx" / INST / "1m").is_dir()
+
+
+async def test_a_damaged_vault_file_fails_that_request_only(tmp_path: Path) -> None:
+    config = build_demo_vault(tmp_path / "vault")
+    day = sorted((VaultPaths(config.vault_root).candles_dir(INST) / "1m").glob("*.jsonl"))[-1]
+    with day.open("ab") as f:
+        f.write(b"{not json\n")
+    async with trio.open_nursery() as nursery:
+        base, _ = await start_web(nursery, config, _health(config))
+        assert (await _get(base, f"/api/{INST}/candles")).status_code == 500
+        assert (await _get(base, f"/api/{INST}/cvd")).status_code == 200
+        assert (await _get(base, "/api/meta")).status_code == 200
+        nursery.cancel_scope.cancel()
