@@ -11,6 +11,8 @@ import itertools
 import os
 import shutil
 import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +23,23 @@ import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
 from rq_actors.actors.bus import LiveBus
+from rq_actors.actors.runner import run_live
 from rq_actors.config import Config
 from rq_actors.core.timefmt import iso_s, parse_iso_ms
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import LiveRecord
 from rq_actors.web.health_view import FileHealth
 from rq_actors.web.history import signals_dir
-from tests.helpers.web import INST, build_demo_vault, setup_event, start_web, stream_records
+from tests.helpers.web import (
+    INST,
+    build_demo_vault,
+    free_port,
+    live_config,
+    setup_event,
+    start_web,
+    stream_records,
+    wait_for_listener,
+)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
@@ -44,6 +56,9 @@ CHROMIUM_FLAGS = [
     "--remote-debugging-port=0",
     "--window-size=1500,1100",
 ]
+HEALTH_ACTORS = (
+    "[...document.querySelectorAll('#health tbody tr')].map(r => r.cells[1].textContent)"
+)
 SETUP_TIERS = "[...document.querySelectorAll('#setups tbody tr')].map(r => r.cells[0].textContent)"
 
 
@@ -80,9 +95,11 @@ class Page:
         return state
 
     async def wait_for(self, expression: str, seconds: float = 20) -> None:
-        with trio.fail_after(seconds):
+        with trio.move_on_after(seconds):
             while not await self.js(expression):
                 await trio.sleep(0.1)
+            return
+        raise AssertionError(f"timed out waiting for {expression}; page: {await self.dataset()}")
 
 
 async def _devtools_url(profile: Path) -> str:
@@ -101,6 +118,28 @@ async def _devtools_url(profile: Path) -> str:
                 await trio.sleep(0.1)
 
 
+@asynccontextmanager
+async def browser(profile: Path) -> AsyncIterator[Page]:
+    """A headless chromium with one page, ended (by its own handle) when the block ends."""
+    assert CHROMIUM is not None
+    proc = await trio.lowlevel.open_process(
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = await _devtools_url(profile)
+        async with open_websocket_url(url, max_message_size=1 << 26) as ws:
+            yield Page(ws)
+    finally:
+        proc.terminate()
+        with trio.move_on_after(5):
+            await proc.wait()
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
 def _artifacts(tmp_path: Path) -> Path:
     out = Path(os.environ.get("RQ_TEST_ARTIFACTS", tmp_path))
     out.mkdir(parents=True, exist_ok=True)
@@ -115,68 +154,78 @@ async def test_dashboard_renders_vault_and_live_push(tmp_path: Path) -> None:
     profile = tmp_path / "chromium-profile"
     async with trio.open_nursery() as nursery:
         base, _ = await start_web(nursery, config, FileHealth(paths.health_log()), bus)
-        assert CHROMIUM is not None
-        proc = await trio.lowlevel.open_process(
-            [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            async with open_websocket_url(
-                await _devtools_url(profile), max_message_size=1 << 26
-            ) as ws:
-                page = Page(ws)
-                await page.call("Page.navigate", url=f"{base}/?instId={INST}&tf=1m")
-                await page.wait_for("document.getElementById('state')?.dataset.loaded")
-                await page.wait_for("document.getElementById('state').dataset.live === 'on'")
-                state = await page.dataset()
-                assert "error" not in state, state
-                # every 1m candle of the vault is on the chart (fewer than the 1000 page)
-                assert int(state["candles"]) == len(candles)
-                bars = await page.js(
-                    "window.rqDashboard.chart.panes()[0].getSeries()[0].data().length"
-                )
-                assert bars == len(candles)
-                assert int(state["wicks"]) > 0
-                await page.wait_for("+document.getElementById('state').dataset.wicksDrawn > 0")
-                assert state["setups"] == "1"
-                assert state["healthRows"] == "2"
-                assert await page.js("document.querySelectorAll('#ladder tbody tr').length") == 16
+        async with browser(profile) as page:
+            await page.call("Page.navigate", url=f"{base}/?instId={INST}&tf=1m")
+            await page.wait_for("document.getElementById('state')?.dataset.loaded")
+            await page.wait_for("document.getElementById('state').dataset.live === 'on'")
+            state = await page.dataset()
+            assert "error" not in state, state
+            # every 1m candle of the vault is on the chart (fewer than the 1000 page)
+            assert int(state["candles"]) == len(candles)
+            bars = await page.js("window.rqDashboard.chart.panes()[0].getSeries()[0].data().length")
+            assert bars == len(candles)
+            assert int(state["wicks"]) > 0
+            await page.wait_for("+document.getElementById('state').dataset.wicksDrawn > 0")
+            assert state["setups"] == "1"
+            assert state["healthRows"] == "2"
+            assert await page.js("document.querySelectorAll('#ladder tbody tr').length") == 16
 
-                # live: the next final candle, and a setup written then published
-                last = candles[-1]
-                nxt = dict(last, open_time_utc=iso_s(parse_iso_ms(last["open_time_utc"]) + 60_000))
-                active = orjson.loads(paths.wicks_active(INST).read_bytes())["wicks"]
-                wick = [w for w in active if w["state"] == "untouched" and w["tf"] == "1m"][2]
-                event = setup_event(parse_iso_ms(nxt["open_time_utc"]), wick, "appeared", "NEAR")
-                folder = signals_dir(paths, INST)
-                newest = sorted(folder.glob("*.jsonl"))[-1]
-                with newest.open("ab") as f:
-                    f.write(orjson.dumps(event) + b"\n")
-                bus.publish(
-                    [LiveRecord("candles", INST, "1m", parse_iso_ms(nxt["open_time_utc"]), nxt)]
-                )
-                bus.publish([LiveRecord("signals", INST, "events", 0, event)])
-                await page.wait_for(
-                    f"+document.getElementById('state').dataset.candles === {len(candles) + 1}"
-                )
-                await page.wait_for("document.getElementById('state').dataset.setups === '2'")
-                assert (await page.dataset())["lastPush"].startswith("signals:events")
-                tiers = await page.js(SETUP_TIERS)
-                assert sorted(tiers) == ["CLOSE", "NEAR"]
+            # live: the next final candle, and a setup written then published
+            last = candles[-1]
+            nxt = dict(last, open_time_utc=iso_s(parse_iso_ms(last["open_time_utc"]) + 60_000))
+            active = orjson.loads(paths.wicks_active(INST).read_bytes())["wicks"]
+            wick = [w for w in active if w["state"] == "untouched" and w["tf"] == "1m"][2]
+            event = setup_event(parse_iso_ms(nxt["open_time_utc"]), wick, "appeared", "NEAR")
+            folder = signals_dir(paths, INST)
+            newest = sorted(folder.glob("*.jsonl"))[-1]
+            with newest.open("ab") as f:
+                f.write(orjson.dumps(event) + b"\n")
+            bus.publish(
+                [LiveRecord("candles", INST, "1m", parse_iso_ms(nxt["open_time_utc"]), nxt)]
+            )
+            bus.publish([LiveRecord("signals", INST, "events", 0, event)])
+            await page.wait_for(
+                f"+document.getElementById('state').dataset.candles === {len(candles) + 1}"
+            )
+            await page.wait_for("document.getElementById('state').dataset.setups === '2'")
+            assert (await page.dataset())["lastPush"].startswith("signals:events")
+            tiers = await page.js(SETUP_TIERS)
+            assert sorted(tiers) == ["CLOSE", "NEAR"]
 
-                await page.js("document.querySelector('#setups tbody tr').click()")
-                focus = (await page.dataset()).get("focus")
-                assert focus in {event["id"], *(w["id"] for w in active)}
-                shot = await page.call("Page.captureScreenshot", format="png")
-                png = base64.b64decode(shot["data"])
-                assert png[:8] == b"\x89PNG\r\n\x1a\n"
-                (_artifacts(tmp_path) / "dashboard.png").write_bytes(png)
-        finally:
-            proc.terminate()
-            with trio.move_on_after(5):
-                await proc.wait()
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            await page.js("document.querySelector('#setups tbody tr').click()")
+            focus = (await page.dataset()).get("focus")
+            assert focus in {event["id"], *(w["id"] for w in active)}
+            shot = await page.call("Page.captureScreenshot", format="png")
+            png = base64.b64decode(shot["data"])
+            assert png[:8] == b"\x89PNG\r\n\x1a\n"
+            (_artifacts(tmp_path) / "dashboard.png").write_bytes(png)
         nursery.cancel_scope.cancel()
+
+
+async def test_a_simulator_runs_new_candle_appears_on_the_page(tmp_path: Path) -> None:
+    """End to end: rq-run's own server, the simulator's market, a final 1m candle pushed."""
+    port = free_port()
+    stop = trio.Event()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(
+            lambda task_status: run_live(
+                live_config(tmp_path / "vault", port),
+                handle_signals=False,
+                stop=stop,
+                task_status=task_status,
+            )
+        )
+        await wait_for_listener(port)
+        async with browser(tmp_path / "chromium-profile") as page:
+            await page.call("Page.navigate", url=f"http://127.0.0.1:{port}/?tf=1m")
+            await page.wait_for("document.getElementById('state')?.dataset.loaded")
+            await page.wait_for("document.getElementById('state').dataset.live === 'on'")
+            before = int((await page.dataset())["candles"])
+            # history is loaded once; with live on, only pushes add candles afterwards
+            await page.wait_for(f"+document.getElementById('state').dataset.candles > {before}")
+            bars = await page.js("window.rqDashboard.chart.panes()[0].getSeries()[0].data().length")
+            assert bars == int((await page.dataset())["candles"]) > before
+            await page.wait_for(f"{HEALTH_ACTORS}.includes('trade_writer')", seconds=15)
+            health = await page.js(HEALTH_ACTORS)
+        stop.set()
+    assert set(health) >= {"socket", "trade_writer", "book", "web"}

@@ -24,7 +24,15 @@ from rq_actors.messages import LiveRecord
 from rq_actors.web import server
 from rq_actors.web.health_view import FileHealth
 from rq_actors.web.live import VIEWER_CAPACITY
-from tests.helpers.web import INST, OTHER, build_demo_vault, start_web
+from tests.helpers.web import (
+    INST,
+    OTHER,
+    build_demo_vault,
+    free_port,
+    live_config,
+    start_web,
+    wait_for_listener,
+)
 
 SECRET = "s3cret-token-for-tests"
 
@@ -188,28 +196,8 @@ async def test_web_task_restarts_after_failure_and_reports_it(
         nursery.cancel_scope.cancel()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def live_config(root: Path, port: int) -> Config:
-    return parse_config(
-        {
-            "instruments": ["BTC-USDT-SWAP"],
-            "vault": {"root": str(root)},
-            "exchange": {"simulate": True},
-            "simulator": {"seed": 5, "speed": 30.0, "trades_per_s": 3.0, "book_interval_ms": 500},
-            "book": {"snapshot_interval_s": 1.0},
-            "health": {"interval_s": 1.0, "stderr": False},
-            "web": {"port": port},
-        }
-    )
-
-
 async def test_run_live_pushes_a_new_final_candle_to_the_viewer(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     stop = trio.Event()
     async with trio.open_nursery() as nursery:
         await nursery.start(
@@ -220,13 +208,7 @@ async def test_run_live_pushes_a_new_final_candle_to_the_viewer(tmp_path: Path) 
                 task_status=task_status,
             )
         )
-        with trio.fail_after(30):
-            while True:  # the web task starts beside the supervisor: wait for its listener
-                try:
-                    await (await trio.open_tcp_stream("127.0.0.1", port)).aclose()
-                    break
-                except OSError:
-                    await trio.sleep(0.1)
+        await wait_for_listener(port)
         url = f"ws://127.0.0.1:{port}/api/live?instId=BTC-USDT-SWAP"
         async with open_websocket_url(url) as ws:
             assert orjson.loads(await ws.get_message())["live"] is True

@@ -37,6 +37,7 @@ from rq_actors.web.live import live_socket
 
 STATIC = Path(__file__).parent / "static"
 READ_THREADS = 2
+_PROM_TEXT = "text/plain; version=0.0.4; charset=utf-8"  # the classic text format
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -239,5 +240,3 @@ async def _not_found(_req: Request, _exc: Exception) -> Response:
 async def _read_only(_req: Request, _exc: Exception) -> Response:
     return _json({"error": "read-only: GET only"}, 405)
 
-
-_PROM_TEXT = "text/plain; version=0.0.4; charset=utf-8"

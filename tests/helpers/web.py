@@ -4,6 +4,7 @@ lines written the way their writers write them) and a server launcher."""
 
 from __future__ import annotations
 
+import socket
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -134,3 +135,35 @@ async def start_web(
     ctx = WebContext(config, health, bus)
     urls: list[str] = await nursery.start(serve_app, create_app(ctx), "127.0.0.1", 0)
     return urls[0], ctx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_for_listener(port: int) -> None:
+    """The web task starts beside the supervisor: wait until its listener accepts."""
+    with trio.fail_after(30):
+        while True:
+            try:
+                await (await trio.open_tcp_stream("127.0.0.1", port)).aclose()
+                return
+            except OSError:
+                await trio.sleep(0.1)
+
+
+def live_config(root: Path, port: int) -> Config:
+    """`rq-run` over the embedded simulator, a market minute every 2 s, web on `port`."""
+    return parse_config(
+        {
+            "instruments": ["BTC-USDT-SWAP"],
+            "vault": {"root": str(root)},
+            "exchange": {"simulate": True},
+            "simulator": {"seed": 5, "speed": 30.0, "trades_per_s": 3.0, "book_interval_ms": 500},
+            "book": {"snapshot_interval_s": 1.0},
+            "health": {"interval_s": 1.0, "stderr": False},
+            "web": {"port": port},
+        }
+    )
