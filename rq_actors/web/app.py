@@ -239,4 +239,3 @@ async def _not_found(_req: Request, _exc: Exception) -> Response:
 
 async def _read_only(_req: Request, _exc: Exception) -> Response:
     return _json({"error": "read-only: GET only"}, 405)
-
