@@ -7,16 +7,21 @@ on loopback by the real app on hypercorn, in one trio process as in `rq-run`:
   (p50 / p99 / max over N records, one at a time);
 - publish cost with a viewer that never reads (what capture pays for a stuck browser);
 - HTTP: a 1000-row candles page, the depth ladder, the heatmap (10 min, 120×100 cells),
-  `/metrics` (median of 20 requests each).
+  `/metrics` (median of 20 requests each);
+- what capture would feel: the trio loop's wake-up delay (a task sleeping 1 ms, overshoot
+  p50/p99/max) idle, and while 4 clients fetch candles and uncached heatmaps back to back
+  (vault reads run in worker threads; this shows what their GIL time costs the loop).
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -121,14 +126,58 @@ async def run(records: int, snapshots: int) -> None:
                         took.append(time.perf_counter() - t)
                         assert r.status_code == 200, r.text
                     print(f"GET {name}: {_ms(took)} ({len(r.content):,} bytes)")
+            idle = await _loop_delays(2.0)
+            print(f"loop wake-up delay, idle: {_ms(idle)}")
+            # the clients run in another process: their own parsing must not count here
+            async with trio.open_nursery() as load:
+                load.start_soon(
+                    partial(
+                        trio.run_process,
+                        [sys.executable, "-m", "bench.bench_web", "--hammer", base],
+                    )
+                )
+                await trio.sleep(1.0)  # let the clients start
+                busy = await _loop_delays(3.0)
+                load.cancel_scope.cancel()
+            print(f"loop wake-up delay, 4 clients hammering the API: {_ms(busy)}")
             nursery.cancel_scope.cancel()
+
+
+async def _loop_delays(seconds: float) -> list[float]:
+    delays = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t = time.perf_counter()
+        await trio.sleep(0.001)
+        delays.append(time.perf_counter() - t - 0.001)
+    return delays
+
+
+async def _hammer_all(base: str) -> None:
+    with trio.move_on_after(10):  # the bench cancels it sooner; this bounds a stray one
+        async with trio.open_nursery() as nursery:
+            for i in range(4):
+                nursery.start_soon(_hammer, base, i)
+
+
+async def _hammer(base: str, seed: int) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        for n in range(1_000_000):
+            if n % 2:  # a new minutes value each time defeats the heatmap cache
+                await client.get(f"/api/{INST}/heatmap?minutes={1 + (n + seed) % 60}")
+            else:
+                await client.get(f"/api/{INST}/candles?limit=1000")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=2000)
     ap.add_argument("--snapshots", type=int, default=1800, help="L2 snapshots (1800 = 1 h)")
+    ap.add_argument("--hammer", metavar="URL", help=argparse.SUPPRESS)  # the load process
     args = ap.parse_args()
+    if args.hammer:
+        trio.run(_hammer_all, args.hammer)
+        return
     trio.run(run, args.records, args.snapshots)
 
 

@@ -68,8 +68,12 @@ class BadQuery(Exception):
 
 
 def _json(doc: Any, status: int = 200) -> Response:
+    return _json_bytes(orjson.dumps(doc), status)
+
+
+def _json_bytes(body: bytes, status: int = 200) -> Response:
     headers = {"Cache-Control": "no-store", **_SECURITY_HEADERS}
-    return Response(orjson.dumps(doc), status, headers, media_type="application/json")
+    return Response(body, status, headers, media_type="application/json")
 
 
 def _int(req: Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -130,11 +134,23 @@ def create_app(ctx: WebContext) -> Starlette:
     async def read(fn: Callable[..., Any], *args: Any) -> Any:
         return await trio.to_thread.run_sync(partial(fn, *args), limiter=limiter)
 
+    async def answer(build: Callable[[], dict[str, Any]]) -> Response:
+        """Build and encode the document in a worker thread: a 1000-row page is ~350 kB of
+        JSON, which would otherwise be encoded on the loop that runs capture."""
+        return _json_bytes(await read(lambda: orjson.dumps(build())))
+
     async def page_of(req: Request, kind: str, tf: str) -> Response:
         stream = history.stream_for(ctx.paths, req.path_params["inst"], kind, tf)
         limit = _int(req, "limit", 1000, 1, history.MAX_ROWS)
-        page = await read(history.read_page, stream, _time(req, "start"), _time(req, "end"), limit)
-        return _json({"instId": req.path_params["inst"], "kind": kind, "tf": tf, **page.to_json()})
+        start, end, inst = _time(req, "start"), _time(req, "end"), req.path_params["inst"]
+        return await answer(
+            lambda: {
+                "instId": inst,
+                "kind": kind,
+                "tf": tf,
+                **history.read_page(stream, start, end, limit).to_json(),
+            }
+        )
 
     async def candles(req: Request) -> Response:
         return await page_of(req, "candles", _choice(req, "tf", "1m", candle_tfs))
@@ -159,19 +175,26 @@ def create_app(ctx: WebContext) -> Starlette:
         touched = _choice(req, "touched", "0", ["0", "1"]) == "1"
         limit = _int(req, "limit", 500, 1, history.MAX_WICKS)
         inst = req.path_params["inst"]
-        doc = await read(history.wick_levels, ctx.paths, inst, tfs, touched, limit)
-        return _json({"instId": inst, **doc})
+        return await answer(
+            lambda: {"instId": inst, **history.wick_levels(ctx.paths, inst, tfs, touched, limit)}
+        )
 
     async def setups(req: Request) -> Response:
         inst = req.path_params["inst"]
-        return _json({"instId": inst, **await read(history.setups, ctx.paths, inst)})
+        return await answer(lambda: {"instId": inst, **history.setups(ctx.paths, inst)})
 
     async def book(req: Request) -> Response:
         inst = req.path_params["inst"]
         levels = _int(req, "levels", 25, 1, book_view.MAX_LEVELS)
-        snap = await read(book_view.latest_snapshot, ctx.paths, inst)
-        doc = None if snap is None else book_view.ladder(snap, levels)
-        return _json({"instId": inst, "book": doc})
+
+        def build() -> dict[str, Any]:
+            snap = book_view.latest_snapshot(ctx.paths, inst)
+            return {
+                "instId": inst,
+                "book": None if snap is None else book_view.ladder(snap, levels),
+            }
+
+        return await answer(build)
 
     async def heatmap(req: Request) -> Response:
         inst = req.path_params["inst"]
@@ -181,11 +204,10 @@ def create_app(ctx: WebContext) -> Starlette:
             _int(req, "rows", 40, 1, book_view.MAX_ROWS),
             _int(req, "span", 50, 1, book_view.MAX_LEVELS),
         )
-        doc = await read(book_view.heatmap, ctx.paths, inst, *args)
-        return _json({"instId": inst, **doc})
+        return await answer(lambda: {"instId": inst, **book_view.heatmap(ctx.paths, inst, *args)})
 
     async def health(_req: Request) -> Response:
-        return _json({"live": ctx.bus is not None, "actors": await read(ctx.health.lines)})
+        return await answer(lambda: {"live": ctx.bus is not None, "actors": ctx.health.lines()})
 
     async def meta(_req: Request) -> Response:
         return _json(
