@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -94,7 +95,7 @@ async def test_a_viewer_that_stops_reading_loses_records_not_the_publisher(demo:
                 bus.publish([LiveRecord("vwap", INST, "1m", i * 100 + j, big) for j in range(100)])
                 await trio.sleep(0)
             assert bus._subs[0].dropped > 0
-            msgs = []
+            msgs: list[dict[str, Any]] = []
             with trio.fail_after(10):
                 while not msgs or msgs[-1]["type"] != "gap":
                     msgs.append(orjson.loads(await ws.get_message()))
@@ -143,8 +144,8 @@ async def test_token_is_required_by_header_or_cookie(
         with pytest.raises(ConnectionRejected):
             async with open_websocket_url(_ws(base, INST)):
                 pass
-        headers = [("Cookie", f"rq_token={SECRET}")]
-        async with open_websocket_url(_ws(base, INST), extra_headers=headers) as ws:
+        ws_headers = [(b"Cookie", f"rq_token={SECRET}".encode())]
+        async with open_websocket_url(_ws(base, INST), extra_headers=ws_headers) as ws:
             assert orjson.loads(await ws.get_message())["live"] is True
         nursery.cancel_scope.cancel()
 
