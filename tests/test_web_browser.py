@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
 import orjson
 import pytest
@@ -24,7 +25,7 @@ from trio_websocket import WebSocketConnection, open_websocket_url
 
 from rq_actors.actors.bus import LiveBus
 from rq_actors.actors.runner import run_live
-from rq_actors.config import Config
+from rq_actors.config import Config, WebConfig
 from rq_actors.core.timefmt import iso_s, parse_iso_ms
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import LiveRecord
@@ -229,3 +230,36 @@ async def test_a_simulator_runs_new_candle_appears_on_the_page(tmp_path: Path) -
             health = await page.js(HEALTH_ACTORS)
         stop.set()
     assert set(health) >= {"socket", "trade_writer", "book", "web"}
+
+
+async def test_with_a_token_the_page_asks_once_and_then_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RQ_TEST_WEB_TOKEN", "browser-secret")
+    demo = build_demo_vault(tmp_path / "vault")
+    config = attrs.evolve(demo, web=WebConfig(port=0, token="env:RQ_TEST_WEB_TOKEN"))
+    paths = VaultPaths(config.vault_root)
+    async with trio.open_nursery() as nursery:
+        base, _ = await start_web(nursery, config, FileHealth(paths.health_log()), LiveBus())
+        async with browser(tmp_path / "chromium-profile") as page:
+            await page.call("Page.navigate", url=f"{base}/")
+            await page.wait_for(LOGIN_SHOWN)
+            assert (await page.dataset()).get("loaded") is None  # nothing loaded without it
+            await _log_in(page, "wrong")
+            await page.wait_for(LOGIN_SHOWN)  # the reloaded page asks again
+            assert (await page.dataset()).get("loaded") is None
+            await _log_in(page, "browser-secret")
+            await page.wait_for("document.getElementById('state')?.dataset.loaded")
+            await page.wait_for("document.getElementById('state').dataset.live === 'on'")
+            assert int((await page.dataset())["candles"]) > 0
+        nursery.cancel_scope.cancel()
+
+
+LOGIN_SHOWN = "!window.__before_login && document.getElementById('login')?.hidden === false"
+
+
+async def _log_in(page: Page, token: str) -> None:
+    """Type the token and submit; the page sets its cookie and reloads (the marker goes)."""
+    await page.js("window.__before_login = true")
+    await page.js(f"document.getElementById('token').value = {orjson.dumps(token).decode()}")
+    await page.js("document.getElementById('login').requestSubmit()")
