@@ -223,3 +223,22 @@ async def test_run_live_pushes_a_new_final_candle_to_the_viewer(tmp_path: Path) 
         on_disk = VaultPaths(tmp_path / "vault").candles_file("BTC-USDT-SWAP", "1m", day)
         assert orjson.dumps(candle) in on_disk.read_bytes().splitlines()
         stop.set()
+
+
+async def test_other_sites_cannot_read_a_tokenless_dashboard(demo: Config) -> None:
+    async with trio.open_nursery() as nursery:
+        base, _ = await start_web(nursery, demo, _health(demo), LiveBus())
+        async with httpx.AsyncClient(base_url=base) as client:
+            # DNS rebinding: the attacker's name resolves to 127.0.0.1, the Host header tells
+            rebound = await client.get("/api/meta", headers={"Host": "evil.example:8765"})
+            assert rebound.status_code == 403
+            ok = await client.get("/api/meta", headers={"Host": "localhost:8765"})
+            assert ok.status_code == 200
+        evil = [(b"Origin", b"http://evil.example")]
+        with pytest.raises(ConnectionRejected):  # a foreign page's socket to 127.0.0.1
+            async with open_websocket_url(_ws(base, INST), extra_headers=evil):
+                pass
+        own = [(b"Origin", base.encode())]
+        async with open_websocket_url(_ws(base, INST), extra_headers=own) as ws:
+            assert orjson.loads(await ws.get_message())["live"] is True
+        nursery.cancel_scope.cancel()

@@ -31,7 +31,7 @@ from rq_actors.core.timefmt import parse_iso_ms
 from rq_actors.io.metrics.jobs import candle_timeframes
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.web import book_view, history
-from rq_actors.web.auth import authorized
+from rq_actors.web.auth import authorized, trusted_host
 from rq_actors.web.health_view import HealthCollector, HealthSource, WebStats
 from rq_actors.web.live import live_socket
 
@@ -120,6 +120,8 @@ def create_app(ctx: WebContext) -> Starlette:
 
     def guarded(handler: Handler, per_instrument: bool = True) -> Handler:
         async def endpoint(req: Request) -> Response:
+            if not trusted_host(req, token):
+                return _json({"error": "unknown host name (use 127.0.0.1 or a token)"}, 403)
             if not authorized(req, token):
                 return _json({"error": "unauthorized"}, 401)
             if per_instrument and req.path_params.get("inst") not in config.instruments:

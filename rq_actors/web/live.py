@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from rq_actors.actors.bus import BusFull, LiveBus
 from rq_actors.messages import LiveRecord
-from rq_actors.web.auth import authorized
+from rq_actors.web.auth import authorized, same_origin, trusted_host
 from rq_actors.web.health_view import WebStats
 
 VIEWER_CAPACITY = 512
@@ -36,7 +36,8 @@ async def live_socket(
     stats: WebStats,
 ) -> None:
     inst_id = ws.query_params.get("instId")
-    if not authorized(ws, token) or inst_id not in instruments:
+    allowed = trusted_host(ws, token) and same_origin(ws) and authorized(ws, token)
+    if not allowed or inst_id not in instruments:
         await ws.close(code=_POLICY_VIOLATION)
         return
     if bus is None:
