@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import trio
 from prometheus_client.parser import text_string_to_metric_families
@@ -207,3 +208,25 @@ async def test_a_damaged_vault_file_fails_that_request_only(tmp_path: Path) -> N
         assert (await _get(base, f"/api/{INST}/cvd")).status_code == 200
         assert (await _get(base, "/api/meta")).status_code == 200
         nursery.cancel_scope.cancel()
+
+
+async def test_heatmap_cells_are_exact_sums_of_the_newest_snapshot(demo: Config) -> None:
+    paths = VaultPaths(demo.vault_root)
+    newest_file = sorted(paths.l2_dir(INST).rglob("*.jsonl"))[-1]
+    snap = orjson.loads(newest_file.read_bytes().splitlines()[-1])
+    async with trio.open_nursery() as nursery:
+        base, _ = await start_web(nursery, demo, _health(demo))
+        q = {"minutes": "1", "columns": "1", "rows": "7", "span": "20"}
+        heat = (await _get(base, f"/api/{INST}/heatmap", params=q)).json()
+        nursery.cancel_scope.cancel()
+    assert heat["columns"] == [snap["timestamp_utc"]]
+    edges = [Decimal(e) for e in heat["price_edges"]]
+    assert edges[0] == Decimal(snap["bids_top400"][19][0])  # the 20th bid …
+    assert edges[-1] == Decimal(snap["asks_top400"][19][0])  # … to the 20th ask
+    expected = [Decimal(0)] * 7
+    for px, sz, *_ in snap["bids_top400"] + snap["asks_top400"]:
+        for i in range(7):  # row i holds edges[i] <= price < edges[i + 1]
+            if edges[i] <= Decimal(px) < edges[i + 1]:
+                expected[i] += Decimal(sz)
+    assert sum(expected) > 0
+    assert [Decimal(c) for c in heat["cells"][0]] == expected

@@ -158,8 +158,11 @@ def _bucket(snap: dict[str, Any], low: Decimal, width: Decimal, rows: int) -> li
     sums = [Decimal(0)] * rows
     if width > 0:
         for level in (*(snap.get("bids_top400") or []), *(snap.get("asks_top400") or [])):
-            row = int((Decimal(level[0]) - low) // width)
-            if 0 <= row < rows:
+            offset = Decimal(level[0]) - low
+            if offset < 0:
+                continue  # below the range (Decimal `//` truncates toward zero, not down)
+            row = int(offset // width)
+            if row < rows:
                 sums[row] += Decimal(level[1])
     return [str(s) for s in sums]
 
