@@ -97,9 +97,13 @@ class Page:
 
     async def wait_for(self, expression: str, seconds: float = 20) -> None:
         with trio.move_on_after(seconds):
-            while not await self.js(expression):
+            while True:
+                try:
+                    if await self.js(expression):
+                        return
+                except AssertionError:
+                    pass  # evaluated while the page was being replaced (a reload): ask again
                 await trio.sleep(0.1)
-            return
         raise AssertionError(f"timed out waiting for {expression}; page: {await self.dataset()}")
 
 
@@ -192,6 +196,7 @@ async def test_dashboard_renders_vault_and_live_push(tmp_path: Path) -> None:
             assert (await page.dataset())["lastPush"].startswith("signals:events")
             tiers = await page.js(SETUP_TIERS)
             assert sorted(tiers) == ["CLOSE", "NEAR"]
+            assert "pushError" not in await page.dataset()
 
             await page.js("document.querySelector('#setups tbody tr').click()")
             focus = (await page.dataset()).get("focus")
@@ -226,6 +231,7 @@ async def test_a_simulator_runs_new_candle_appears_on_the_page(tmp_path: Path) -
             await page.wait_for(f"+document.getElementById('state').dataset.candles > {before}")
             bars = await page.js("window.rqDashboard.chart.panes()[0].getSeries()[0].data().length")
             assert bars == int((await page.dataset())["candles"]) > before
+            assert "pushError" not in await page.dataset()
             await page.wait_for(f"{HEALTH_ACTORS}.includes('trade_writer')", seconds=15)
             health = await page.js(HEALTH_ACTORS)
         stop.set()
