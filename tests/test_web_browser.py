@@ -24,7 +24,6 @@ import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
 from rq_actors.actors.bus import LiveBus
-from rq_actors.actors.runner import run_live
 from rq_actors.config import Config, WebConfig
 from rq_actors.core.timefmt import iso_s, parse_iso_ms
 from rq_actors.io.vault.paths import VaultPaths
@@ -34,12 +33,10 @@ from rq_actors.web.history import signals_dir
 from tests.helpers.web import (
     INST,
     build_demo_vault,
-    free_port,
-    live_config,
     setup_event,
+    start_live,
     start_web,
     stream_records,
-    wait_for_listener,
 )
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -210,18 +207,8 @@ async def test_dashboard_renders_vault_and_live_push(tmp_path: Path) -> None:
 
 async def test_a_simulator_runs_new_candle_appears_on_the_page(tmp_path: Path) -> None:
     """End to end: rq-run's own server, the simulator's market, a final 1m candle pushed."""
-    port = free_port()
-    stop = trio.Event()
     async with trio.open_nursery() as nursery:
-        await nursery.start(
-            lambda task_status: run_live(
-                live_config(tmp_path / "vault", port),
-                handle_signals=False,
-                stop=stop,
-                task_status=task_status,
-            )
-        )
-        await wait_for_listener(port)
+        port, stop = await start_live(nursery, tmp_path / "vault")
         async with browser(tmp_path / "chromium-profile") as page:
             await page.call("Page.navigate", url=f"http://127.0.0.1:{port}/?tf=1m")
             await page.wait_for("document.getElementById('state')?.dataset.loaded")

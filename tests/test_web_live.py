@@ -17,7 +17,6 @@ import trio
 from trio_websocket import ConnectionRejected, open_websocket_url
 
 from rq_actors.actors.bus import LiveBus
-from rq_actors.actors.runner import run_live
 from rq_actors.config import Config, parse_config
 from rq_actors.io.health import HealthLog
 from rq_actors.io.vault.paths import VaultPaths
@@ -29,10 +28,8 @@ from tests.helpers.web import (
     INST,
     OTHER,
     build_demo_vault,
-    free_port,
-    live_config,
+    start_live,
     start_web,
-    wait_for_listener,
 )
 
 SECRET = "s3cret-token-for-tests"
@@ -198,18 +195,8 @@ async def test_web_task_restarts_after_failure_and_reports_it(
 
 
 async def test_run_live_pushes_a_new_final_candle_to_the_viewer(tmp_path: Path) -> None:
-    port = free_port()
-    stop = trio.Event()
     async with trio.open_nursery() as nursery:
-        await nursery.start(
-            lambda task_status: run_live(
-                live_config(tmp_path / "vault", port),
-                handle_signals=False,
-                stop=stop,
-                task_status=task_status,
-            )
-        )
-        await wait_for_listener(port)
+        port, stop = await start_live(nursery, tmp_path / "vault")
         url = f"ws://127.0.0.1:{port}/api/live?instId=BTC-USDT-SWAP"
         async with open_websocket_url(url) as ws:
             assert orjson.loads(await ws.get_message())["live"] is True

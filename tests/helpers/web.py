@@ -167,3 +167,19 @@ def live_config(root: Path, port: int) -> Config:
             "web": {"port": port},
         }
     )
+
+
+async def start_live(nursery: trio.Nursery, root: Path) -> tuple[int, trio.Event]:
+    """`run_live` over the simulator with its web server on a free port, listening; set the
+    returned event to stop it."""
+    from rq_actors.actors.runner import run_live
+
+    port = free_port()
+    stop = trio.Event()
+    await nursery.start(
+        lambda task_status: run_live(
+            live_config(root, port), handle_signals=False, stop=stop, task_status=task_status
+        )
+    )
+    await wait_for_listener(port)
+    return port, stop
