@@ -284,6 +284,55 @@ class BacktestConfig:
     book_levels: int = attrs.field(default=20, validator=_between(1, 400))
 
 
+# ---- [web]: the dashboard and /metrics (issue #13) ----
+_TOKEN_REF = re.compile(r"^env:[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _token_ref(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    # A secret never lives in a file: the key names the environment variable that holds it.
+    if value is not None and not _TOKEN_REF.fullmatch(value):
+        raise _FieldError(
+            attribute.name,
+            'must name an environment variable, e.g. token = "env:RQ_WEB_TOKEN" '
+            "(the token itself never goes in a file)",
+        )
+
+
+@attrs.frozen
+class WebConfig:
+    enabled: bool = True
+    bind: str = "127.0.0.1"
+    port: int = attrs.field(default=8765, validator=_between(0, 65535))
+    token: str | None = attrs.field(default=None, validator=_token_ref)
+
+    def __attrs_post_init__(self) -> None:
+        if self.token is not None and not self.token_value():
+            raise _FieldError("token", f"environment variable {self.token[4:]} is not set")
+        if self.enabled and not _is_loopback(self.bind) and self.token is None:
+            raise _FieldError(
+                "bind",
+                f'{self.bind!r} is not loopback: set token = "env:NAME" to require a token, '
+                'or bind = "127.0.0.1"',
+            )
+
+    def token_value(self) -> str | None:
+        """The secret, read from the environment at the moment it is needed."""
+        import os
+
+        return None if self.token is None else os.environ.get(self.token[4:]) or None
+
+
 def _inst_ids(_inst: Any, attribute: attrs.Attribute[Any], value: list[str]) -> None:
     if not value:
         raise _FieldError(attribute.name, "needs at least one instId")
@@ -318,6 +367,8 @@ class Config:
     health: HealthConfig = HealthConfig()
     simulator: SimulatorConfig = SimulatorConfig()
     backtest: BacktestConfig = BacktestConfig()
+
+    web: WebConfig = WebConfig()
     source: str = attrs.field(default="<memory>", eq=False, repr=False)
 
     @property

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import orjson
 import pytest
@@ -65,11 +64,13 @@ def test_summary_shows_vault_instruments_and_web_when_configured(tmp_path: Path)
     assert lines[0].endswith(f"1 instrument(s): {INST}")
     assert any(line.split() == ["vault", str(tmp_path / "v")] for line in lines)
     assert any(line.split()[0] == "simulator" for line in lines)
-    assert not any(line.split()[0] == "web" for line in lines)
-    assert web_address(config) is None
-    web = SimpleNamespace(enabled=True, bind="127.0.0.1", port=8088)
-    assert web_address(SimpleNamespace(web=web)) == "http://127.0.0.1:8088"
-    assert web_address(SimpleNamespace(web=SimpleNamespace(enabled=False))) is None
+    assert any(line.split() == ["web", "http://127.0.0.1:8765"] for line in lines)
+    off = parse_config(
+        {"instruments": [INST], "vault": {"root": "v"}, "web": {"enabled": False, "port": 1}},
+        str(tmp_path / "c.toml"),
+    )
+    assert not any(line.split()[0] == "web" for line in startup_summary(off, simulated=False))
+    assert web_address(off) is None
 
 
 def _run_briefly(tmp_path: Path, *extra: str) -> tuple[str, Path]:

@@ -89,6 +89,10 @@ async def run_live(
             console.print_lines(startup_summary(config, simulated=config.exchange.simulate))
             health_log.listeners.append(console.on_report)
             nursery.start_soon(console.run_status, health_log)
+        if config.web.enabled:  # the dashboard: its own restarts, never those of capture
+            from rq_actors.web.server import run_web
+
+            nursery.start_soon(run_web, config, bus, health_log)
         async with open_rest(config) as rest:
             supervisor = Supervisor(
                 config.instruments,

@@ -14,6 +14,7 @@ from typing import Any
 import trio
 
 from rq_actors.commands import backtest
+from rq_actors.commands import web as _web
 from rq_actors.commands.boundary import (
     EXIT_INTERRUPTED,
     EXIT_USER_ERROR,
@@ -312,6 +313,7 @@ _SUBCOMMANDS: list[Callable[[Any], None]] = [
     _add_retention,
     _add_signals,
     backtest.add_parser,
+    _web.add_parser,
 ]
 
 

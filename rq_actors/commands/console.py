@@ -34,12 +34,11 @@ def package_version() -> str:
         return "unknown"
 
 
-def web_address(config: object) -> str | None:
-    """`http://bind:port` when the config has an enabled `[web]` section, else None."""
-    web = getattr(config, "web", None)
-    if web is None or not getattr(web, "enabled", False):
+def web_address(config: Config) -> str | None:
+    """`http://bind:port` of the dashboard, or None when `[web] enabled = false`."""
+    if not config.web.enabled:
         return None
-    return f"http://{getattr(web, 'bind', '127.0.0.1')}:{getattr(web, 'port', 0)}"
+    return f"http://{config.web.bind}:{config.web.port}"
 
 
 def startup_summary(config: Config, *, simulated: bool) -> list[str]:

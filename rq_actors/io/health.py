@@ -46,6 +46,9 @@ class HealthLog:
         self.listeners: list[Callable[[HealthReport], None]] = []
         self.dropped_lines = 0
         self._file_retry = False
+        # the newest line per (instId, actor), for in-process viewers (dashboard, /metrics);
+        # bound: one entry per reporter
+        self.latest: dict[tuple[str, str], HealthReport] = {}
 
     def reporter(self, actor: str, inst_id: str) -> HealthReporter:
         rep = HealthReporter(actor, inst_id, self)
@@ -53,6 +56,7 @@ class HealthLog:
         return rep
 
     def write(self, report: HealthReport) -> None:
+        self.latest[(report.inst_id, report.actor)] = report
         line = orjson.dumps(attrs.asdict(report, recurse=False))
         if self._file is None and self._file_retry:
             self._reopen()

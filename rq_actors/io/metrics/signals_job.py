@@ -38,14 +38,14 @@ from rq_actors.io.metrics.base import restored
 from rq_actors.io.metrics.sink import StreamSink
 from rq_actors.io.metrics.wicks_job import WickEngine
 from rq_actors.io.vault.files import atomic_write_json
-from rq_actors.io.vault.paths import EXCHANGE, VaultPaths
+from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
 
 VWAP_WINDOWS = (60, 240)  # the context's vwap_1h and vwap_4h, whatever [vwap] writes
 
 
 def signals_dir(paths: VaultPaths, inst_id: str) -> Path:
-    return paths.root / "derived" / "signals" / EXCHANGE / inst_id
+    return paths.signals_dir(inst_id)
 
 
 def signal_outputs(paths: VaultPaths, inst_id: str) -> list[Path]:

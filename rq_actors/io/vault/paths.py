@@ -76,6 +76,10 @@ class VaultPaths:
     def wicks_active(self, inst_id: str) -> Path:
         return self.wicks_dir(inst_id) / "wicks_active.json"
 
+    def signals_dir(self, inst_id: str) -> Path:
+        """The setup lifecycle stream (docs/SIGNALS.md)."""
+        return self.root / "derived" / "signals" / EXCHANGE / inst_id
+
     def state_file(self, kind: str, inst_id: str) -> Path:
         return self.root / "state" / kind / EXCHANGE / f"{inst_id}.state.json"
 
