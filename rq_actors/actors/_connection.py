@@ -264,13 +264,26 @@ class Connection:
     # ---- parsing -----------------------------------------------------------------------------
 
     async def _parse_loop(self, queue: trio.MemoryReceiveChannel[_Queued]) -> None:
+        # Every frame already waiting is parsed and routed in one step: a task switch per
+        # frame was most of the shell's cost. Routing sends without a checkpoint unless a
+        # consumer's channel is full, so a batch costs one wake-up, however many frames.
         async with queue:
-            async for message, received_ns in queue:
-                if isinstance(message, bytes):
-                    raw = message.decode("utf-8", "replace")
-                    self._quarantine.write(raw, "binary WebSocket frame", health=self._health)
-                    continue
-                await self._handle(message, received_ns)
+            while True:
+                try:
+                    batch = [await queue.receive()]
+                except trio.EndOfChannel:
+                    return
+                while len(batch) < self._settings.queue_size:
+                    try:
+                        batch.append(queue.receive_nowait())
+                    except (trio.WouldBlock, trio.EndOfChannel):
+                        break
+                for message, received_ns in batch:
+                    if isinstance(message, bytes):
+                        raw = message.decode("utf-8", "replace")
+                        self._quarantine.write(raw, "binary WebSocket frame", health=self._health)
+                        continue
+                    await self._handle(message, received_ns)
 
     async def _handle(self, text: str, received_ns: int) -> None:
         frame = classify(text)

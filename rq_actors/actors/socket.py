@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Callable
+from typing import Any
 
 import trio
 
@@ -132,12 +133,18 @@ class SocketActor:
         return "books" if channel == self.config.exchange.book_channel else "trades"
 
     async def emit(self, kind: Kind, msg: ConnectionEvent | DataFrame) -> None:
+        # Without a checkpoint while the channel has room (a batch of frames costs one task
+        # switch, not one per frame); waits only when the consumer is behind (back-pressure).
         if kind == "books":
             assert not isinstance(msg, TradeFrame)
-            await self._book_out.send(msg)
+            out: trio.MemorySendChannel[Any] = self._book_out
         else:
             assert not isinstance(msg, BookFrame)
-            await self._trades_out.send(msg)
+            out = self._trades_out
+        try:
+            out.send_nowait(msg)
+        except trio.WouldBlock:
+            await out.send(msg)
 
     def emit_nowait(self, kind: Kind, msg: ConnectionEvent) -> None:
         """Best effort while the actor is being cancelled: a `down` must not block shutdown."""
