@@ -22,7 +22,9 @@ async def test_held_trades_stay_capped_during_a_slow_backfill_and_end_exact(
     history = FakeHistory([fill_row(i) for i in range(1, 301)])
     h = Harness(tmp_path, history, reorder_window_s=0.5)
     h.rest_kwargs = {"transport": SlowHistory(history, 2.0)}  # every REST page takes 2 s
-    monkeypatch.setitem(TradeWriterActor.__init__.__kwdefaults__, "max_held_trades", CAP)
+    defaults = TradeWriterActor.__init__.__kwdefaults__
+    assert defaults is not None
+    monkeypatch.setitem(defaults, "max_held_trades", CAP)
     most_held = 0
     offer = TradeIntake.offer
 
