@@ -28,7 +28,7 @@ Decisions worth knowing:
 - Long outages (or a restart after days): REST is paged from the top of the hole downwards for
   at most `backfill_timeout_s`; the recovered (most recent) part is written and the older rest
   becomes one gap line, so live capture resumes within a bounded time.
-- Overload (issue #15): held trades are capped (`max_held_trades`, default 200,000, ~70 MB);
+- Overload (issue #15): held trades are capped (`max_held_trades`, default 200,000, ~80 MB);
   past the cap they are dropped (`held_dropped_overload`) and re-fetched from REST like an
   outage. Everything else in flight is bounded by channel capacities (see `TradeIntake`).
 - Counters: `trades_written`, `batches`, `duplicates_skipped` (live copies of ids already

@@ -37,8 +37,9 @@ from rq_actors.core.trades.backfill_plan import Fetched, aggregate_fills, drop_c
 from rq_actors.core.trades.sequencer import NO_WAIT, Released, TradeSequencer
 from rq_actors.messages import Trade
 
-# ~350 bytes per held trade (`Trade` + its hold record + the dict slot, CPython 3.11): the
-# default cap keeps held trades under ~70 MB however long a fetch or a full disk lasts.
+# ~390 bytes per held trade (tracemalloc, CPython 3.11: the `Trade`, its px/sz strings, the
+# hold record and the dict slot): the default cap keeps held trades under ~80 MB however long a
+# fetch or a full disk lasts.
 MAX_HELD = 200_000
 
 
