@@ -33,7 +33,9 @@ START_MS = 1_765_710_000_000  # 2025-12-14T11:00:00Z, a fixed event-time origin
 MAJORS = {"BTC-USDT-SWAP": 17.0, "ETH-USDT-SWAP": 14.0}  # taker orders/s -> ~35 / ~30 fills/s
 
 _ARG = re.compile(r'"arg":\{"channel":"([^"]+)","instId":"([^"]+)"')
-_TS = '"ts":"'
+# `"ts":"…"` as OKX sends it, or with the spaces a re-serialised recording may add
+_TS_KEY = '"ts"'
+_TS = re.compile(r'"ts"\s*:\s*"(\d+)"')
 
 
 @attrs.frozen
@@ -156,12 +158,13 @@ def route_key(text: str) -> tuple[str, str] | None:
 
 def frame_ts_ms(text: str) -> int | None:
     """The event time of the last row of a push (`ts` of the newest row), cheaply."""
-    i = text.rfind(_TS)
-    if i < 0:
-        return None
-    j = text.find('"', i + len(_TS))
-    digits = text[i + len(_TS) : j]
-    return int(digits) if digits.isdigit() else None
+    i = text.rfind(_TS_KEY)
+    while i >= 0:
+        m = _TS.match(text, i)
+        if m is not None:
+            return int(m.group(1))
+        i = text.rfind(_TS_KEY, 0, i)
+    return None
 
 
 def discover_instruments(corpus: Path) -> set[str]:

@@ -40,7 +40,11 @@ def rss_now_mb() -> float:
 
 
 def throughput(
-    corpus: Path, rows: dict[str, dict[str, Any]], trades_channel: str = "trades-all"
+    corpus: Path,
+    rows: dict[str, dict[str, Any]],
+    trades_channel: str = "trades-all",
+    *,
+    capture_only: bool = False,
 ) -> dict[str, Any]:
     """Push every frame of `corpus` through the pipeline as fast as it takes them."""
     clock = trio.testing.MockClock(rate=1.0)  # real time while the groups start
@@ -49,7 +53,9 @@ def throughput(
 
     async def main() -> None:
         with tempfile.TemporaryDirectory(prefix="rq-bench-") as vault:
-            pipe = Pipeline(rows, Path(vault), trades_channel=trades_channel)
+            pipe = Pipeline(
+                rows, Path(vault), trades_channel=trades_channel, capture_only=capture_only
+            )
             async with trio.open_nursery() as nursery:
                 await pipe.start(nursery)
                 result["rss_started_mb"] = rss_now_mb()

@@ -122,6 +122,9 @@ def bench_config(instruments: list[str], vault: Path, trades_channel: str) -> Co
     )
 
 
+_DERIVED = ("cvd", "vwap", "wicks")
+
+
 class Pipeline:
     """Every instrument's actor group, started in `nursery`; `route()` gives a frame's queue."""
 
@@ -132,8 +135,10 @@ class Pipeline:
         *,
         trades_channel: str = "trades-all",
         probes: Probes | None = None,
+        capture_only: bool = False,
     ) -> None:
         self.instruments = list(rows)
+        self.capture_only = capture_only  # socket, book and trade writer; no derived actors
         self.config = bench_config(self.instruments, vault, trades_channel)
         self.paths = VaultPaths(vault)
         self.rest = FakeRest(rows)
@@ -157,7 +162,7 @@ class Pipeline:
                 rest=self.rest,  # type: ignore[arg-type]
             )
             for spec in specs:
-                if spec.name == "retention":
+                if spec.name == "retention" or (self.capture_only and spec.name in _DERIVED):
                     continue
                 rep = self.health.reporter(spec.name, inst)
                 self.reporters.append(rep)
@@ -167,11 +172,13 @@ class Pipeline:
                     continue
                 if self.probes is not None and isinstance(actor, BookActor):
                     self.probes.attach_book(actor)
+                if self.capture_only and isinstance(actor, TradeWriterActor):
+                    actor._feeds.clear()  # nobody reads them: offering would only drop
                 if self.probes is not None and isinstance(actor, TradeWriterActor):
                     self.probes.attach_trades(actor)
                 nursery.start_soon(_run_actor, actor, spec)
         # let the derived actors finish their (empty) vault replay before frames arrive
-        await self.wait_running(("cvd", "vwap", "wicks"))
+        await self.wait_running(() if self.capture_only else _DERIVED)
 
     async def wait_running(self, names: tuple[str, ...], timeout_s: float = 60.0) -> None:
         with trio.move_on_after(timeout_s):

@@ -81,17 +81,14 @@ def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def throughput(frames: Path, meta: Path, rounds: int, channel: str, log: Any) -> dict[str, Any]:
     """Floor, ours and the peer over the same frames, interleaved `rounds` times."""
-    floors, cores, ours, peers = [], [], [], []
+    floors, cores, ours, captures, peers = [], [], [], [], []
+    e2e = ["e2e", "--corpus", str(frames), "--meta", str(meta), "--trades-channel", channel]
     for i in range(rounds):
         log(f"throughput round {i + 1}/{rounds}")
         floors.append(worker(["floor", "--corpus", str(frames)], log))
         cores.append(worker(["core", "--corpus", str(frames), "--meta", str(meta)], log))
-        ours.append(
-            worker(
-                ["e2e", "--corpus", str(frames), "--meta", str(meta), "--trades-channel", channel],
-                log,
-            )
-        )
+        ours.append(worker(e2e, log))
+        captures.append(worker([*e2e, "--capture-only"], log))
         p = peer(frames, meta, log)
         if p is not None:
             peers.append(p)
@@ -99,6 +96,7 @@ def throughput(frames: Path, meta: Path, rounds: int, channel: str, log: Any) ->
         "floor": _best(floors),
         "core": _best(cores),
         "ours": _best(ours),
+        "capture": _best(captures),
         "peer": _best(peers) if peers else None,
     }
 
@@ -210,6 +208,14 @@ def add_throughput(
             f"{num(rate(core))} fr/s, {us_per(core):.1f} us/fr",
             vs_floor=ratio(f_rate, rate(core)) + " slower",
             vs_peer=ratio(rate(core), p_rate),
+        )
+    capture = tp.get("capture")
+    if capture and "error" not in capture:
+        t.add(
+            f"{label}: rq_actors capture (parse+book+trade write, no derived)",
+            f"{num(rate(capture))} fr/s, {us_per(capture):.1f} us/fr",
+            vs_floor=ratio(f_rate, rate(capture)) + " slower",
+            vs_peer=ratio(rate(capture), p_rate),
         )
     ok_peer = (o_rate >= p_rate) if (pr and targets) else None
     ok_floor = (f_rate / o_rate <= 10) if targets else None

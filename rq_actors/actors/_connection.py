@@ -13,24 +13,23 @@ Three tasks do the I/O and one parses:
 
 When the connection ends for any reason the I/O tasks stop, the parser still routes what was
 already received, and `run` returns the reason. The owner announces up/down events, using the
-pure `Switchboard` at the end of this module to decide which connection's frames pass.
+pure `Switchboard` (`rq_actors.core.okx.socket_policy`) to decide which connection's frames
+pass. The network is reached through `connect=` (default: trio-websocket), so tests can put an
+in-memory socket there and run under `MockClock`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from typing import Literal, Protocol
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
 
 import trio
-from trio_websocket import (
-    ConnectionClosed,
-    HandshakeError,
-    WebSocketConnection,
-    open_websocket_url,
-)
+from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
 
 from rq_actors.config import SocketConfig
+from rq_actors.core.okx.socket_policy import Switchboard as Switchboard
 from rq_actors.core.okx.ws_protocol import (
     NOTICE_SERVICE_UPGRADE,
     PING,
@@ -47,15 +46,38 @@ from rq_actors.core.okx.ws_protocol import (
 )
 from rq_actors.io.health import HealthReporter
 from rq_actors.io.vault.quarantine import QuarantineLog
-from rq_actors.messages import BookFrame, ConnectionEvent, Endpoint, TradeFrame
+from rq_actors.messages import BookFrame, Endpoint, TradeFrame
 
 # trio-websocket waits up to 60 s for the close handshake by default; a peer that went silent
 # must not keep a dead connection (and the reconnect behind it) hanging that long.
 _DISCONNECT_TIMEOUT_S = 2.0
 
 DataFrame = TradeFrame | BookFrame
-Kind = Literal["trades", "books"]
 _Queued = tuple[str | bytes, int]
+
+
+class WebSocket(Protocol):
+    """What a connection needs of a WebSocket (trio-websocket's `WebSocketConnection`). A peer
+    that closes makes `get_message`/`send_message` raise `trio_websocket.ConnectionClosed`."""
+
+    async def get_message(self) -> str | bytes: ...
+
+    async def send_message(self, message: str | bytes) -> None: ...
+
+
+# The seam to the network (like httpx's transport): `(url, settings)` → an async context
+# manager yielding the open socket. Tests pass an in-memory one and run under MockClock.
+Connect = Callable[[str, SocketConfig], AbstractAsyncContextManager[WebSocket]]
+
+
+def open_websocket(url: str, settings: SocketConfig) -> AbstractAsyncContextManager[WebSocket]:
+    """The real network: trio-websocket (TLS for wss://)."""
+    return open_websocket_url(
+        url,
+        max_message_size=settings.max_message_bytes,
+        connect_timeout=settings.subscribe_timeout_s,
+        disconnect_timeout=_DISCONNECT_TIMEOUT_S,
+    )
 
 
 class ConnectionOwner(Protocol):
@@ -85,6 +107,7 @@ class Connection:
         quarantine: QuarantineLog,
         health: HealthReporter,
         standby: bool = False,
+        connect: Connect = open_websocket,
     ) -> None:
         self.endpoint = endpoint
         self.epoch = epoch
@@ -107,7 +130,8 @@ class Connection:
         self._settings = settings
         self._quarantine = quarantine
         self._health = health
-        self._ws: WebSocketConnection | None = None
+        self._connect = connect
+        self._ws: WebSocket | None = None
         self._outer_scope = trio.CancelScope()
         self._io_scope = trio.CancelScope()
         self._wake = trio.Event()
@@ -157,12 +181,7 @@ class Connection:
         return self.close_reason or "closed"
 
     async def _serve(self) -> None:
-        async with open_websocket_url(
-            self._url,
-            max_message_size=self._settings.max_message_bytes,
-            connect_timeout=self._settings.subscribe_timeout_s,
-            disconnect_timeout=_DISCONNECT_TIMEOUT_S,
-        ) as ws:
+        async with self._connect(self._url, self._settings) as ws:
             self._ws = ws
             self._last_rx = trio.current_time()
             self._health.incr("connections")
@@ -197,9 +216,7 @@ class Connection:
 
     # ---- I/O tasks ---------------------------------------------------------------------------
 
-    async def _read_loop(
-        self, ws: WebSocketConnection, queue: trio.MemorySendChannel[_Queued]
-    ) -> None:
+    async def _read_loop(self, ws: WebSocket, queue: trio.MemorySendChannel[_Queued]) -> None:
         while True:
             try:
                 message = await ws.get_message()
@@ -264,13 +281,26 @@ class Connection:
     # ---- parsing -----------------------------------------------------------------------------
 
     async def _parse_loop(self, queue: trio.MemoryReceiveChannel[_Queued]) -> None:
+        # Every frame already waiting is parsed and routed in one step: a task switch per
+        # frame was most of the shell's cost. Routing sends without a checkpoint unless a
+        # consumer's channel is full, so a batch costs one wake-up, however many frames.
         async with queue:
-            async for message, received_ns in queue:
-                if isinstance(message, bytes):
-                    raw = message.decode("utf-8", "replace")
-                    self._quarantine.write(raw, "binary WebSocket frame", health=self._health)
-                    continue
-                await self._handle(message, received_ns)
+            while True:
+                try:
+                    batch = [await queue.receive()]
+                except trio.EndOfChannel:
+                    return
+                while len(batch) < self._settings.queue_size:
+                    try:
+                        batch.append(queue.receive_nowait())
+                    except (trio.WouldBlock, trio.EndOfChannel):
+                        break
+                for message, received_ns in batch:
+                    if isinstance(message, bytes):
+                        raw = message.decode("utf-8", "replace")
+                        self._quarantine.write(raw, "binary WebSocket frame", health=self._health)
+                        continue
+                    await self._handle(message, received_ns)
 
     async def _handle(self, text: str, received_ns: int) -> None:
         frame = classify(text)
@@ -334,53 +364,3 @@ class Connection:
         else:
             frame = TradeFrame(self._inst_id, arg.channel, push.rows, text, received_ns, self.epoch)
         await self._owner.on_frame(self, frame)
-
-
-# ---- endpoint policy (pure) -------------------------------------------------------------------
-
-
-class Switchboard:
-    """Which connection's frames of one endpoint reach the consumers, and the up/down events.
-
-    Per kind, `current` is the epoch last announced up. Book frames pass only from the current
-    book connection. Trade frames pass from every announced connection still open, so the old
-    connection of a make-before-break switch keeps delivering until it is closed.
-    """
-
-    def __init__(self, inst_id: str, endpoint: Endpoint) -> None:
-        self._inst_id = inst_id
-        self._endpoint: Endpoint = endpoint
-        self._current: dict[Kind, int] = {}
-        self._trade_epochs: set[int] = set()
-
-    def current(self, kind: Kind) -> int | None:
-        return self._current.get(kind)
-
-    def announce(self, kind: Kind, epoch: int) -> ConnectionEvent | None:
-        """Make `epoch` the current connection for `kind`; the `up` event, unless it already was."""
-        if self._current.get(kind) == epoch:
-            return None
-        self._current[kind] = epoch
-        if kind == "trades":
-            self._trade_epochs.add(epoch)
-        return ConnectionEvent(self._inst_id, self._endpoint, epoch, "up")
-
-    def passes(self, kind: Kind, epoch: int) -> bool:
-        if kind == "books":
-            return self._current.get("books") == epoch
-        return epoch in self._trade_epochs
-
-    def announced_any(self, epoch: int) -> bool:
-        return epoch in self._current.values() or epoch in self._trade_epochs
-
-    def closed(self, epoch: int, reason: str) -> list[tuple[Kind, ConnectionEvent]]:
-        """The connection `epoch` is gone: `down` for every kind it was current for."""
-        self._trade_epochs.discard(epoch)
-        events: list[tuple[Kind, ConnectionEvent]] = []
-        for kind, current in list(self._current.items()):
-            if current == epoch:
-                del self._current[kind]
-                events.append(
-                    (kind, ConnectionEvent(self._inst_id, self._endpoint, epoch, "down", reason))
-                )
-        return events

@@ -45,6 +45,8 @@ from rq_actors.messages import BookFrame, BookInbox, ConnectionEvent, Resubscrib
 # After a resubscribe, wait this long at most (doubling from `socket.subscribe_timeout_s`) for
 # the snapshot before asking again.
 SNAPSHOT_WAIT_MAX_S = 60.0
+# Frames handled per wake-up at most, so the snapshot timer is checked at least that often.
+_MAX_BATCH = 512
 
 
 class BookActor:
@@ -107,6 +109,13 @@ class BookActor:
                     except trio.EndOfChannel:
                         break
                     self._handle(item)
+                    # the rest of what is waiting, in the same step (one wake-up per batch)
+                    for _ in range(_MAX_BATCH):
+                        try:
+                            item = self._inbox.receive_nowait()
+                        except (trio.WouldBlock, trio.EndOfChannel):
+                            break
+                        self._handle(item)
                 now = trio.current_time()
                 if now >= next_tick:
                     self._write_if_changed()

@@ -21,18 +21,15 @@ The actor never closes its output channels: they belong to the supervisor and ou
 from __future__ import annotations
 
 import itertools
-import random
-from collections.abc import Callable
+from typing import Any
 
 import trio
 
-from rq_actors.actors._connection import (
-    Connection,
-    DataFrame,
-    Kind,
-    Switchboard,
-)
+from rq_actors.actors._connection import Connect, Connection, DataFrame, open_websocket
 from rq_actors.config import Config
+from rq_actors.core.okx.socket_policy import Backoff as Backoff
+from rq_actors.core.okx.socket_policy import Kind, Switchboard
+from rq_actors.core.okx.socket_policy import ResubscribeGate as ResubscribeGate
 from rq_actors.io.health import HealthReporter
 from rq_actors.io.vault.quarantine import QuarantineLog
 from rq_actors.messages import (
@@ -49,49 +46,6 @@ from rq_actors.messages import (
 _EPOCHS = itertools.count(1)
 
 
-class Backoff:
-    """Jittered, capped exponential reconnect delays: the n-th consecutive failure waits a random
-    time in [½, 1] × min(max, initial × 2ⁿ), so many clients do not reconnect in lockstep."""
-
-    def __init__(
-        self, initial_s: float, max_s: float, rand: Callable[[], float] = random.random
-    ) -> None:
-        self._initial = initial_s
-        self._max = max(max_s, initial_s)
-        self._rand = rand
-        self.failures = 0
-
-    def next_delay(self) -> float:
-        cap = min(self._max, self._initial * 2.0 ** min(self.failures, 30))
-        self.failures += 1
-        return cap * (0.5 + 0.5 * self._rand())
-
-    def reset(self) -> None:
-        self.failures = 0
-
-
-class ResubscribeGate:
-    """At most one resubscribe per channel per `min_interval_s`; requests that arrive while one
-    is already scheduled are coalesced into it (a storm of gap reports costs one resubscribe)."""
-
-    def __init__(self, min_interval_s: float) -> None:
-        self._interval = min_interval_s
-        self._last: dict[str, float] = {}
-        self._scheduled: set[str] = set()
-
-    def request(self, channel: str, now: float) -> float | None:
-        """When to resubscribe `channel`, or None if a scheduled one already covers it."""
-        if channel in self._scheduled:
-            return None
-        self._scheduled.add(channel)
-        last = self._last.get(channel)
-        return now if last is None else max(now, last + self._interval)
-
-    def fired(self, channel: str, now: float) -> None:
-        self._scheduled.discard(channel)
-        self._last[channel] = now
-
-
 class SocketActor:
     def __init__(
         self,
@@ -102,8 +56,11 @@ class SocketActor:
         resubscribe_in: trio.MemoryReceiveChannel[Resubscribe],
         quarantine: QuarantineLog,
         health: HealthReporter,
+        *,
+        connect: Connect = open_websocket,
     ) -> None:
         self.inst_id = inst_id
+        self.connect = connect
         self.config = config
         self.quarantine = quarantine
         self.health = health
@@ -132,12 +89,18 @@ class SocketActor:
         return "books" if channel == self.config.exchange.book_channel else "trades"
 
     async def emit(self, kind: Kind, msg: ConnectionEvent | DataFrame) -> None:
+        # Without a checkpoint while the channel has room (a batch of frames costs one task
+        # switch, not one per frame); waits only when the consumer is behind (back-pressure).
         if kind == "books":
             assert not isinstance(msg, TradeFrame)
-            await self._book_out.send(msg)
+            out: trio.MemorySendChannel[Any] = self._book_out
         else:
             assert not isinstance(msg, BookFrame)
-            await self._trades_out.send(msg)
+            out = self._trades_out
+        try:
+            out.send_nowait(msg)
+        except trio.WouldBlock:
+            await out.send(msg)
 
     def emit_nowait(self, kind: Kind, msg: ConnectionEvent) -> None:
         """Best effort while the actor is being cancelled: a `down` must not block shutdown."""
@@ -239,6 +202,7 @@ class _EndpointRunner:
             quarantine=actor.quarantine,
             health=actor.health,
             standby=standby,
+            connect=actor.connect,
         )
         self._nursery.start_soon(self._run_connection, conn)
         return conn

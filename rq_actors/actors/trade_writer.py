@@ -1,8 +1,10 @@
 """The trade writer: every trade of one instrument exactly once in the vault (SPEC §3, §5).
 
-Receive frames from the socket actor, validate (bad rows → quarantine), order and de-duplicate
-(`TradeSequencer`), append to the daily file of each trade's event-time date, then offer the
-durable batch to the derived actors. The rules live in pure modules; this is the shell.
+Receive frames from the socket actor, validate (bad rows → quarantine), order and de-duplicate,
+append to the daily file of each trade's event-time date, then offer the durable batch to the
+derived actors. Every decision (ordering, hole holding, backfill planning, gaps, write retries,
+the held-trades caps) is made by the pure `TradeIntake` (`rq_actors.core.trades.intake`); this
+actor is the loop that feeds it and carries out its effects.
 
 Decisions worth knowing:
 - Files: a trade is filed under its own `ts` date. Every file and the instrument's whole stream
@@ -26,9 +28,12 @@ Decisions worth knowing:
 - Long outages (or a restart after days): REST is paged from the top of the hole downwards for
   at most `backfill_timeout_s`; the recovered (most recent) part is written and the older rest
   becomes one gap line, so live capture resumes within a bounded time.
+- Overload (issue #15): held trades are capped (`max_held_trades`, default 200,000, ~80 MB);
+  past the cap they are dropped (`held_dropped_overload`) and re-fetched from REST like an
+  outage. Everything else in flight is bounded by channel capacities (see `TradeIntake`).
 - Counters: `trades_written`, `batches`, `duplicates_skipped` (live copies of ids already
   written or held), `backfilled` (written from REST), `backfills`, `rest_requests`, `gaps`,
-  `quarantined`, `messages_in`, `held_dropped_at_stop`.
+  `quarantined`, `messages_in`, `held_dropped_at_stop`, `held_dropped_overload`.
 - Shutdown (inbox closed): trades still held behind an unresolved hole are not written: a
   restart back-fills from the vault's last id, which covers them in order. A running backfill
   is abandoned for the same reason.
@@ -47,6 +52,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from itertools import groupby
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -57,15 +63,21 @@ from rq_actors.config import Config
 from rq_actors.core.meta import InstrumentMeta
 from rq_actors.core.okx.trades import Reject, parse_trade_row
 from rq_actors.core.timefmt import MS_PER_DAY
-from rq_actors.core.trades.record import encode_trade
-from rq_actors.core.trades.sequencer import NO_WAIT, Released, TradeSequencer
-from rq_actors.io.backfill import (
-    Fetched,
-    aggregate_fills,
-    drop_covered,
-    fetch_history,
-    uncovered,
+from rq_actors.core.trades.backfill_plan import Fetched
+from rq_actors.core.trades.intake import (
+    MAX_HELD,
+    Count,
+    Effect,
+    Fetch,
+    Gap,
+    Problem,
+    RejectedRow,
+    State,
+    TradeIntake,
+    Write,
 )
+from rq_actors.core.trades.record import encode_trade
+from rq_actors.io.backfill import fetch_history
 from rq_actors.io.health import HealthReporter
 from rq_actors.io.rest import OkxRest
 from rq_actors.io.vault.files import JsonlAppender, VaultWriteError
@@ -93,7 +105,8 @@ class TradeWriterActor:
         max_batch_frames: int = 512,
         disk_retry_initial_s: float = 0.25,
         disk_retry_max_s: float = 5.0,
-        max_held_while_blocked: int = 200_000,
+        max_held_while_blocked: int = MAX_HELD,
+        max_held_trades: int = MAX_HELD,
     ) -> None:
         self._inst_id = inst_id
         self._meta = meta
@@ -105,71 +118,65 @@ class TradeWriterActor:
         self._rest = rest
         self._channel = config.exchange.trades_channel
         self._aggregated = self._channel == "trades"
-        self._endpoint = "public" if self._aggregated else "business"
-        self._reorder_window_s = reorder_window_s
         self._backfill_timeout_s = backfill_timeout_s
         self._max_batch_frames = max_batch_frames
         self._out = JsonlAppender()
-        self._seq = TradeSequencer(None, window_s=reorder_window_s)
-        self._backfilling = False
-        self._reconnect_pending = False
-        self._finished: tuple[int, int | None, Fetched] | None = None  # (floor, upper, result)
+
+        def make_intake(last_id: int | None) -> TradeIntake:
+            return TradeIntake(
+                last_id,
+                aggregated=self._aggregated,
+                reorder_window_s=reorder_window_s,
+                disk_retry_initial_s=disk_retry_initial_s,
+                disk_retry_max_s=disk_retry_max_s,
+                max_held=max_held_trades,
+                max_held_while_blocked=max_held_while_blocked,
+            )
+
+        self._make_intake = make_intake
+        self._intake = make_intake(None)
+        self._finished: tuple[Fetch, Fetched] | None = None
         self._wake: trio.CancelScope | None = None
-        # Released by the sequencer but not on disk (a write failed); retried at `_retry_at`.
-        self._unwritten: Released | None = None
-        self._retry_at = 0.0
-        self._disk_retry_initial_s = disk_retry_initial_s
-        self._disk_retry_max_s = disk_retry_max_s
-        self._retry_delay = disk_retry_initial_s
-        self._max_held_while_blocked = max_held_while_blocked
+        self._day_files: dict[int, Path] = {}  # UTC day number -> that day's trade file
 
     @property
     def last_trade_id(self) -> int | None:
-        return self._seq.last_id
+        return self._intake.last_id
 
     async def run(self) -> None:
         self._health.set_state("starting")
-        self._seq = TradeSequencer(
-            restore_last_trade_id(self._paths, self._inst_id), window_s=self._reorder_window_s
-        )
+        self._intake = self._make_intake(restore_last_trade_id(self._paths, self._inst_id))
         try:
             async with trio.open_nursery() as nursery:
                 self._health.set_state("running")
                 await self._loop(nursery)
                 nursery.cancel_scope.cancel()  # abandon a running backfill (see module doc)
         finally:
-            self._health.incr("held_dropped_at_stop", self._seq.drop_held())
-            if self._unwritten is not None:  # the disk never came back: a restart back-fills
-                self._health.incr("unwritten_dropped_at_stop", len(self._unwritten.trades))
+            for count in self._intake.stop():
+                self._health.incr(count.name, count.n)
             self._out.sync()
             self._out.close()
         self._health.set_state("stopped")
 
     async def _loop(self, nursery: trio.Nursery) -> None:
+        intake = self._intake
         while True:
             self._apply_finished()
-            if not self._backfilling and self._write_unwritten() and self._write_released():
-                self._maybe_start_backfill(nursery)
-            if self._unwritten is not None:
-                deadline = self._retry_at  # nothing else moves until the disk takes writes
-            elif self._backfilling:
-                deadline = math.inf
-            else:
-                deadline = self._seq.deadline() or math.inf
-            with trio.CancelScope(deadline=deadline) as scope:
-                self._wake = scope
-                try:
-                    first = await self._inbox.receive()
-                except trio.EndOfChannel:
-                    self._apply_finished()
-                    if not self._backfilling and self._write_unwritten(now=True):
-                        self._write_released()
-                    return
-                finally:
-                    self._wake = None
-            if scope.cancelled_caught:
-                continue  # a hole's wait ran out or a backfill finished: the loop top acts
-            batch = [first]
+            self._step(nursery)
+            deadline = intake.deadline()
+            try:
+                if deadline == math.inf and not intake.fetching:
+                    # nothing can wake us but the inbox: no cancel scope to pay for
+                    received: TradeInbox | None = await self._inbox.receive()
+                else:
+                    received = await self._receive_until(deadline)
+            except trio.EndOfChannel:
+                self._apply_finished()
+                self._step(nursery, closing=True)
+                return
+            if received is None:
+                continue  # a hole's wait ran out or a backfill finished: `_step` acts
+            batch = [received]
             while len(batch) < self._max_batch_frames:
                 try:
                     batch.append(self._inbox.receive_nowait())
@@ -177,43 +184,64 @@ class TradeWriterActor:
                     break
             self._handle(batch)
 
-    def _apply_finished(self) -> None:
-        if self._finished is None:
-            return
-        floor, upper, fetched = self._finished
-        self._finished = None
-        self._backfilling = False
-        self._apply_backfill(floor, upper, fetched)
-        self._health.set_state("running")
+    async def _receive_until(self, deadline: float) -> TradeInbox | None:
+        with trio.CancelScope(deadline=deadline) as scope:
+            self._wake = scope
+            try:
+                return await self._inbox.receive()
+            finally:
+                self._wake = None
+        return None
 
-    def _maybe_start_backfill(self, nursery: trio.Nursery) -> None:
-        hole = self._seq.hole()
-        if hole is not None and trio.current_time() >= hole.since + self._reorder_window_s:
-            self._start_backfill(nursery, hole.from_id - 1, hole.to_id)
-        elif self._reconnect_pending:
-            self._reconnect_pending = False
-            last = self._seq.last_id
-            if last is not None:
-                self._start_backfill(nursery, last, None)
+    def _apply_finished(self) -> None:
+        if self._finished is not None:
+            fetch, fetched = self._finished
+            self._finished = None
+            self._intake.on_backfill(fetch, fetched)
+
+    def _step(self, nursery: trio.Nursery, *, closing: bool = False) -> None:
+        """Carry out the intake's effects until it has nothing more to do now."""
+        while True:
+            effects = self._intake.poll(trio.current_time(), closing=closing)
+            if not effects:
+                return
+            for effect in effects:
+                self._do(effect, nursery)
+
+    def _do(self, effect: Effect, nursery: trio.Nursery) -> None:
+        health = self._health
+        if isinstance(effect, Write):
+            self._write(effect.trades)
+        elif isinstance(effect, Count):
+            health.incr(effect.name, effect.n)
+        elif isinstance(effect, State):
+            health.set_state(effect.state)
+        elif isinstance(effect, Problem):
+            health.error(effect.message)
+        elif isinstance(effect, Fetch):
+            nursery.start_soon(self._backfill, effect)
+        elif isinstance(effect, Gap):
+            self._quarantine.write(
+                "",
+                f"trades {effect.from_id}..{effect.to_id} not recoverable from REST history: "
+                f"{effect.why}",
+                ts_ms=effect.ts_ms,  # dated by the trade after the gap
+                kind="gap",
+                health=health,
+                from_trade_id=str(effect.from_id),
+                to_trade_id=str(effect.to_id),
+            )
+        elif isinstance(effect, RejectedRow):
+            self._quarantine.write(_raw(effect.row), effect.reason, health=health)
 
     def _handle(self, batch: list[TradeInbox]) -> None:
         now = trio.current_time()
         for message in batch:
             if isinstance(message, TradeFrame):
                 self._health.incr("messages_in")
-                trades = self._validate(message)
-                self._health.incr("duplicates_skipped", self._seq.offer(trades, now))
-                if self._unwritten is not None and (
-                    self._seq.held_count > self._max_held_while_blocked
-                ):
-                    # Bounded memory while the disk is full; REST recovers these afterwards.
-                    self._health.incr("held_dropped_disk_full", self._seq.drop_held())
-            elif (
-                message.endpoint == self._endpoint
-                and message.state == "up"
-                and not self._aggregated
-            ):
-                self._reconnect_pending = True
+                self._intake.offer(self._validate(message), now)
+            else:
+                self._intake.on_connection(message.endpoint, message.state)
 
     def _validate(self, frame: TradeFrame) -> list[Trade]:
         if frame.channel != self._channel:
@@ -235,102 +263,37 @@ class TradeWriterActor:
                 trades.append(parsed)
         return trades
 
-    def _start_backfill(self, nursery: trio.Nursery, floor: int, upper: int | None) -> None:
-        self._backfilling = True
-        self._health.set_state("recovering")
-        nursery.start_soon(self._backfill, floor, upper)
-
-    async def _backfill(self, floor: int, upper: int | None) -> None:
-        self._health.incr("backfills")
+    async def _backfill(self, fetch: Fetch) -> None:
         deadline = trio.current_time() + self._backfill_timeout_s
         fetched = await fetch_history(
-            self._rest, self._inst_id, floor=floor, upper=upper, deadline=deadline
+            self._rest, self._inst_id, floor=fetch.floor, upper=fetch.upper, deadline=deadline
         )
-        self._health.incr("rest_requests", fetched.requests)
-        self._finished = (floor, upper, fetched)
+        self._finished = (fetch, fetched)
         if self._wake is not None:
             self._wake.cancel()
 
-    def _apply_backfill(self, floor: int, upper: int | None, fetched: Fetched) -> None:
-        """Hand what REST recovered to the sequencer; record what it could not recover.
-
-        Nothing was released while the fetch ran, so `floor` is still the sequencer's
-        accounted-for id and every held trade lies above it."""
-        for row, reason in fetched.rejects:
-            self._quarantine.write(_raw(row), reason, health=self._health)
-        if fetched.error is not None:
-            self._health.error(f"trade backfill incomplete: {fetched.error}")
-        fills = fetched.fills
-        if upper is None:  # after a reconnect (trades-all only): an open-ended fetch
-            self._seq.offer(fills, NO_WAIT, from_rest=True)
-            if fetched.complete and fetched.top is not None:
-                self._seq.settle_through(fetched.top)
-            return
-        held = self._seq.held_trades()
-        if self._aggregated:
-            fills = aggregate_fills(drop_covered(fills, held))
-        if not fetched.complete:
-            gap_to = upper if fetched.lowest is None else fetched.lowest - 1
-            # Live trades that arrived during the fetch (e.g. from the other connection)
-            # are not missing, even inside the range REST could not serve.
-            for from_id, to_id in uncovered(floor + 1, gap_to, held):
-                after = next((t for t in held if t.trade_id > to_id), None)
-                self._record_gap(from_id, to_id, fetched.error or "unknown", after)
-        self._seq.offer(fills, NO_WAIT, from_rest=True)
-        # Paged without interruption from `upper` down to the gap (or to the floor): ids the
-        # answer lacked in that range do not exist.
-        self._seq.settle_through(upper)
-
-    def _record_gap(self, from_id: int, to_id: int, why: str, after: Trade | None) -> None:
-        self._quarantine.write(
-            "",
-            f"trades {from_id}..{to_id} not recoverable from REST history: {why}",
-            ts_ms=None if after is None else after.ts_ms,  # dated by the trade after the gap
-            kind="gap",
-            health=self._health,
-            from_trade_id=str(from_id),
-            to_trade_id=str(to_id),
-        )
-
-    def _write_released(self) -> bool:
-        """Write what the sequencer releases now; False if the disk refused it."""
-        return self._write(self._seq.release())
-
-    def _write_unwritten(self, *, now: bool = False) -> bool:
-        """Retry the batch a failed write left behind, when due; True once nothing is pending."""
-        if self._unwritten is None:
-            return True
-        if not now and trio.current_time() < self._retry_at:
-            return False
-        pending, self._unwritten = self._unwritten, None
-        if not self._write(pending):
-            return False
-        self._retry_delay = self._disk_retry_initial_s
-        self._health.set_state("running")
-        return True
-
-    def _write(self, released: Released) -> bool:
-        """Append `released` in order and offer what became durable; False if a write failed
-        (the rest is kept in `_unwritten`, in order, for the retry)."""
-        trades = released.trades
+    def _write(self, trades: list[Trade]) -> None:
+        """Append `trades` in order, one write per daily file; offer what became durable."""
         done = 0
+        error: str | None = None
         try:
-            # grouped by UTC day number: building the file's Path per trade was a hot spot
             for day, group in groupby(trades, key=lambda t: t.ts_ms // MS_PER_DAY):
                 lines = [encode_trade(t, self._meta) for t in group]
-                self._out.append(self._paths.trades_file(self._inst_id, day * MS_PER_DAY), lines)
+                self._out.append(self._day_file(day), lines)
                 done += len(lines)
         except VaultWriteError as exc:
-            rest = trades[done:]
-            # `backfilled` is a count, not per trade: the retried part carries it (a split
-            # across files happens only at midnight, and only this health counter can be off).
-            carried = min(released.backfilled, len(rest))
-            self._unwritten = Released(rest, carried)
-            self._delivered(trades[:done], released.backfilled - carried)
-            self._on_write_error(exc, len(rest))
-            return False
-        self._delivered(trades, released.backfilled)
-        return True
+            error = str(exc)
+        backfilled = self._intake.written(done, error, trio.current_time())
+        self._delivered(trades[:done] if error else trades, backfilled)
+
+    def _day_file(self, day: int) -> Path:
+        # a Path per batch (pathlib, strftime) was a hot spot; a day's file never changes
+        path = self._day_files.get(day)
+        if path is None:
+            if len(self._day_files) > 4:  # only today and yesterday are ever written to
+                self._day_files.clear()
+            path = self._day_files[day] = self._paths.trades_file(self._inst_id, day * MS_PER_DAY)
+        return path
 
     def _delivered(self, trades: list[Trade], backfilled: int) -> None:
         if not trades:
@@ -343,14 +306,6 @@ class TradeWriterActor:
         batch = DurableTrades(self._inst_id, tuple(trades))
         for feed in self._feeds:
             feed.offer(batch)
-
-    def _on_write_error(self, exc: VaultWriteError, pending: int) -> None:
-        delay = self._retry_delay
-        self._retry_at = trio.current_time() + delay
-        self._retry_delay = min(delay * 2, self._disk_retry_max_s)
-        self._health.incr("write_errors")
-        self._health.set_state("recovering")
-        self._health.error(f"{exc}; {pending} trades kept in memory, retry in {delay:g} s")
 
 
 def _raw(row: Any) -> str:

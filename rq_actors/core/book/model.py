@@ -48,29 +48,39 @@ def prepare_levels(raw: Any, side: str) -> list[PreparedLevel]:
     out: list[PreparedLevel] = []
     match = _DECIMAL.fullmatch
     keys = _PRICE_KEYS
+    sizes = _SIZE_DELETES
     for i, level in enumerate(raw):
         if not isinstance(level, list) or len(level) != LEVEL_FIELDS:
             raise LevelError(f"{side}[{i}] is not a [px, sz, liq, numOrders] list")
         px, sz, liq, orders = level
         if not (type(px) is str and type(sz) is str and type(liq) is str and type(orders) is str):
             raise LevelError(f"{side}[{i}] has a non-string field")
-        if len(sz) > MAX_FIELD_CHARS or match(sz) is None:
-            raise LevelError(f"{side}[{i}] size {_show(sz)} is not a plain decimal")
+        delete = sizes.get(sz)
+        if delete is None:
+            if len(sz) > MAX_FIELD_CHARS or match(sz) is None:
+                raise LevelError(f"{side}[{i}] size {_show(sz)} is not a plain decimal")
+            # After the regex, a string of only zeros and a dot is exactly zero.
+            delete = not sz.strip("0.")
+            if len(sizes) >= _CACHE_MAX:
+                sizes.clear()
+            sizes[sz] = delete
         # liq is always "0"; str methods are several times cheaper than a regex per level
         if not (liq == "0" or _is_count(liq)) or not _is_count(orders):
             raise LevelError(f"{side}[{i}] liq/numOrders {_show(liq)}/{_show(orders)} not counts")
         key = keys.get(px)
         if key is None:
             key = _price_key(px, f"{side}[{i}]")
-        # After the regex, a string of only zeros and a dot is exactly zero.
-        out.append((key, level, not sz.strip("0.")))
+        out.append((key, level, delete))
     return out
 
 
-# Validated price string → key. A book touches the same few hundred prices over and over, so
-# this skips the regex and the Decimal parse for almost every level. Bounded: cleared when full.
+# Validated price string → key, and validated size string → "is a delete". A book touches the
+# same few hundred prices and sizes over and over, so these skip the regex (and for prices the
+# Decimal parse) for almost every level. Bounded: each is cleared when it reaches `_CACHE_MAX`
+# entries (~5 MB each at OKX's short strings), process-wide.
 _PRICE_KEYS: dict[str, Decimal] = {}
-_PRICE_KEYS_MAX = 50_000
+_SIZE_DELETES: dict[str, bool] = {}
+_CACHE_MAX = 50_000
 
 
 def _is_count(text: str) -> bool:
@@ -88,7 +98,7 @@ def _price_key(px: str, where: str) -> Decimal:
     key = Decimal(px)
     if not key:
         raise LevelError(f"{where} price {px!r} is not positive")
-    if len(_PRICE_KEYS) >= _PRICE_KEYS_MAX:
+    if len(_PRICE_KEYS) >= _CACHE_MAX:
         _PRICE_KEYS.clear()
     _PRICE_KEYS[px] = key
     return key
