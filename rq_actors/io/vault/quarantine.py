@@ -6,14 +6,22 @@ Nothing else changes when a line is quarantined: capture keeps running (SPEC §5
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from rq_actors.core.timefmt import date_str, iso_ms
-from rq_actors.io.health import HealthReporter
 from rq_actors.io.vault.files import JsonlAppender
 from rq_actors.io.vault.paths import VaultPaths
+
+
+class QuarantineCounters(Protocol):
+    """Where a write is counted (an actor's `HealthReporter`): structural, so the vault layer
+    does not depend on the health module, which itself writes through the vault's files."""
+
+    last_error: str | None
+
+    def incr(self, counter: str, n: int = 1) -> None: ...
 
 
 class QuarantineLog:
@@ -37,7 +45,7 @@ class QuarantineLog:
         *,
         ts_ms: int | None = None,
         kind: str = "rejected",
-        health: HealthReporter | None = None,
+        health: QuarantineCounters | None = None,
         **extra: Any,
     ) -> None:
         now_ms = int(time.time() * 1000)
