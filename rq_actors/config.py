@@ -15,8 +15,6 @@ from typing import Any
 import attrs
 import cattrs
 
-from rq_actors.sim.options import FaultOptions
-
 INST_ID_PATTERN = re.compile(r"^[A-Z0-9]+(-[A-Z0-9_]+){1,3}$")
 MAX_INST_ID_LEN = 64  # OKX instIds are ~20 characters; an instId becomes a path component
 TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h", "1d")
@@ -184,6 +182,25 @@ class HealthConfig:
     stderr: bool = True
 
 
+@attrs.define
+class FaultOptions:
+    """Simulator faults (`[simulator.faults]`), all off by default; they use the same
+    mechanisms as the simulator's manual controls (re-exported by `rq_actors.sim.options`)."""
+
+    disconnect_every_s: float | None = None  # abrupt close of every connection, periodically
+    notice_every_s: float | None = None  # 64008 notice to every connection, periodically
+    notice_close_after_s: float = 60.0  # delay between a notice and the forced close
+    gap_prob: float = 0.0  # per book update: skipped on the wire for every connection
+    reset_every_s: float | None = None  # market seconds between sequence resets
+    bad_checksum_prob: float = 0.0  # per book update: wrong checksum on the wire
+    malformed_prob: float = 0.0  # per data frame: a truncated copy is sent before it
+    duplicate_prob: float = 0.0  # per data frame: sent twice
+    unknown_inst_prob: float = 0.0  # per trade push: an extra push for an unknown instId
+    pong_delay_s: float = 0.0  # delay before answering a text `ping`
+    rest_error_prob: float = 0.0  # per REST request: HTTP 500 / code 50001
+    rest_rate_limit: bool = False  # enforce OKX per-endpoint limits (code 50011, HTTP 429)
+
+
 @attrs.frozen
 class SimulatorConfig:
     """The embedded simulator used when `[exchange] simulate = true` (demo and tests)."""
@@ -194,7 +211,7 @@ class SimulatorConfig:
     nonzero_checksums: bool = False
     speed: float = attrs.field(default=1.0, validator=_positive)  # market time × trio time
     start_ms: int | None = None  # event time at start; None = the wall clock
-    faults: FaultOptions = attrs.field(factory=FaultOptions)  # see rq_actors/sim/options.py
+    faults: FaultOptions = attrs.field(factory=FaultOptions)
 
 
 def _inst_ids(_inst: Any, attribute: attrs.Attribute[Any], value: list[str]) -> None:
