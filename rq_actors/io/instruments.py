@@ -20,12 +20,12 @@ from typing import Any
 
 import orjson
 
-from rq_actors.core.meta import InstrumentMeta
+from rq_actors.core.meta import InstrumentMeta, is_swap
 from rq_actors.core.okx.trades import is_positive_decimal
 from rq_actors.core.timefmt import iso_ms
 from rq_actors.io.rest import OkxRest, RestError, TransientRestError
 from rq_actors.io.vault.files import atomic_write_json, read_json
-from rq_actors.io.vault.paths import VaultPaths, is_swap
+from rq_actors.io.vault.paths import VaultPaths
 
 SWAP_CT_TYPES = ("linear", "inverse")
 
