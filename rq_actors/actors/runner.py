@@ -10,7 +10,7 @@ import attrs
 import trio
 
 from rq_actors.actors.bus import LiveBus
-from rq_actors.actors.testing_hooks import TestHooks
+from rq_actors.actors.hooks import GroupHooks
 from rq_actors.config import Config
 from rq_actors.io.health import HealthLog
 from rq_actors.io.vault.paths import VaultPaths
@@ -61,7 +61,7 @@ async def run_live(
     *,
     handle_signals: bool = True,
     stop: trio.Event | None = None,
-    hooks: TestHooks | None = None,
+    hooks: GroupHooks | None = None,
     bus: LiveBus | None = None,
     task_status: trio.TaskStatus[Config] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -72,7 +72,7 @@ async def run_live(
     """
     from rq_actors.actors.group import build_group, open_rest
 
-    hooks = hooks or TestHooks.from_env()
+    hooks = hooks or GroupHooks()
     bus = bus if bus is not None else LiveBus()
 
     async with trio.open_nursery() as nursery:

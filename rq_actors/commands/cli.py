@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import trio
@@ -42,8 +43,9 @@ def run_main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     config = _load_or_exit(args.config)
     from rq_actors.actors.runner import run_live
+    from rq_actors.actors.testing_hooks import TestHooks  # RQ_TEST_CRASH, for the chaos test
 
-    trio.run(run_live, config)
+    trio.run(partial(run_live, config, hooks=TestHooks.from_env()))
     raise SystemExit(0)
 
 
