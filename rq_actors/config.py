@@ -15,12 +15,14 @@ from typing import Any
 import attrs
 import cattrs
 
+from rq_actors.errors import RqError
+
 INST_ID_PATTERN = re.compile(r"^[A-Z0-9]+(-[A-Z0-9_]+){1,3}$")
 MAX_INST_ID_LEN = 64  # OKX instIds are ~20 characters; an instId becomes a path component
 TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h", "1d")
 
 
-class ConfigError(Exception):
+class ConfigError(RqError):
     """A configuration file cannot be used. The message says where and why."""
 
     def __init__(self, file: str, key: str, problem: str) -> None:

@@ -18,6 +18,7 @@ from rq_actors.core.timefmt import MS_PER_MINUTE, date_str, parse_iso_ms
 from rq_actors.core.trades.record import decode_trade
 from rq_actors.core.wicks import signals as pure
 from rq_actors.core.wicks.model import WickSnapshot, price_to_ticks
+from rq_actors.errors import RqError
 from rq_actors.io.instruments import read_saved_meta
 from rq_actors.io.vault.files import iter_jsonl, last_line
 from rq_actors.io.vault.load import iter_trades
@@ -28,7 +29,7 @@ from rq_actors.messages import Trade
 Signal = pure.Signal
 
 
-class SignalsError(Exception):
+class SignalsError(RqError):
     pass
 
 

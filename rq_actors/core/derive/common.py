@@ -27,6 +27,7 @@ from typing import Any
 
 from rq_actors.core.derive.exact import decimals_of, div_half_even, parse_scaled
 from rq_actors.core.meta import InstrumentMeta
+from rq_actors.errors import IncompatibleState, InstrumentMetaError
 
 SCALE_SLACK_DP = 4
 INVERSE_BASE_DP = 12
@@ -48,7 +49,9 @@ class Quant:
 
     def __init__(self, meta: InstrumentMeta) -> None:
         if meta.ct_type not in ("linear", "inverse", "spot"):
-            raise ValueError(f"{meta.inst_id}: unknown ctType {meta.ct_type!r}")
+            raise InstrumentMetaError(
+                f"{meta.inst_id}: unknown ctType {meta.ct_type!r}; expected linear, inverse or spot"
+            )
         self.inst_id = meta.inst_id
         self.ct_type = meta.ct_type
         self.inverse = meta.ct_type == "inverse"
@@ -61,7 +64,7 @@ class Quant:
             self.ct = parse_scaled(meta.ct_val, val_dp) * parse_scaled(meta.ct_mult, mult_dp)
             self.ct_dp = val_dp + mult_dp
             if self.ct <= 0:
-                raise ValueError(f"{meta.inst_id}: ctVal × ctMult must be > 0")
+                raise InstrumentMetaError(f"{meta.inst_id}: ctVal × ctMult must be > 0")
         self.base_dp = INVERSE_BASE_DP if self.inverse else self.sz_dp + self.ct_dp
         self.quote_dp = self.sz_dp + self.ct_dp + (0 if self.inverse else self.px_dp)
         # inverse base × 10**12 = qty·ct·10**(12 + px_dp) / (px · 10**(sz_dp + ct_dp))
@@ -127,7 +130,7 @@ def check_state(
     expected |= {"ctType": quant.ct_type, **settings}
     for key, value in expected.items():
         if state.get(key) != value:
-            raise ValueError(
+            raise IncompatibleState(
                 f"{kind} state for {quant.inst_id}: {key} is {state.get(key)!r}, expected "
                 f"{value!r}; rebuild from the vault"
             )

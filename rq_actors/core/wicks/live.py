@@ -7,6 +7,7 @@ from typing import Any
 from rq_actors.core.wicks import records as rec
 from rq_actors.core.wicks.model import Wick, WickSnapshot, make_wick
 from rq_actors.core.wicks.state import WickState
+from rq_actors.errors import IncompatibleState
 
 
 class Live:
@@ -97,5 +98,5 @@ def restored(inst_id: str, entry: WickState, expiry_ms: int) -> Live:
     live.near_ms, live.touched_ms, live.trade_id = entry.near_ms, entry.touched_ms, entry.trade_id
     live.touch_price, live.variant = entry.touch_price, entry.variant
     if live.status == "touched" and (live.touched_ms is None or live.touch_price is None):
-        raise ValueError(f"wick state: touched wick {w.id} has no touch")
+        raise IncompatibleState(f"wick state: touched wick {w.id} has no touch")
     return live

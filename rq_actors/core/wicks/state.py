@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 
 from rq_actors.core.wicks.records import Formatter, price_or_none
+from rq_actors.errors import IncompatibleState
 
 KIND = "wicks"
 VERSION = 1
@@ -97,8 +98,18 @@ def to_json(state: TrackerState, fmt: Formatter) -> dict[str, Any]:
 
 
 def from_json(doc: Mapping[str, Any], expected: TrackerSettings, fmt: Formatter) -> TrackerState:
-    """Parse `doc`, refusing a state written with other settings than `expected`."""
+    """Parse `doc`, refusing (`IncompatibleState`) a state written with other settings than
+    `expected`, or one that cannot be read."""
     check_compatible(doc, expected)
+    try:
+        return _parse(doc, expected, fmt)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IncompatibleState(
+            f"wick state for {expected.inst_id} is unreadable ({exc!r}); rebuild from the vault"
+        ) from exc
+
+
+def _parse(doc: Mapping[str, Any], expected: TrackerSettings, fmt: Formatter) -> TrackerState:
     last_ts, last_id = int(doc["last_ts_ms"]), int(doc["last_trade_id"])
     minute = doc.get("minute")
     return TrackerState(
@@ -120,7 +131,7 @@ def check_compatible(doc: Mapping[str, Any], expected: TrackerSettings) -> None:
     """Raise unless `doc` was written by a tracker with the `expected` instrument and settings."""
     for key, value in _header(expected).items():
         if doc.get(key) != value:
-            raise ValueError(
+            raise IncompatibleState(
                 f"wick state for {expected.inst_id}: {key} is {doc.get(key)!r}, expected "
                 f"{value!r}; rebuild from the vault"
             )
@@ -157,7 +168,7 @@ def _wick_json(w: WickState, fmt: Formatter) -> dict[str, Any]:
 def _wick_from_json(entry: Mapping[str, Any], fmt: Formatter) -> WickState:
     status = entry["status"]
     if status not in _STATUSES:
-        raise ValueError(f"wick state: a {entry.get('tf')} wick has status {status!r}")
+        raise IncompatibleState(f"wick state: a {entry.get('tf')} wick has status {status!r}")
     return WickState(
         tf=str(entry["tf"]),
         side=entry["side"],

@@ -63,6 +63,7 @@ from rq_actors.core.wicks.model import Wick, WickSnapshot, parse_tick
 from rq_actors.core.wicks.records import KIND_RANK
 from rq_actors.core.wicks.state import MinuteState, TrackerSettings, TrackerState, WickState
 from rq_actors.core.wicks.tips import pop_ge, pop_le
+from rq_actors.errors import IncompatibleState
 from rq_actors.messages import Trade
 
 _Event = tuple[int, int, tuple[int, int, int], dict[str, Any]]
@@ -347,11 +348,11 @@ class WickTracker:
 
     def restore_state(self, state: TrackerState) -> None:
         """Resume from `export_state()` of a tracker with the same instrument and settings (this
-        one must be fresh). Raises `ValueError` for a state that cannot be resumed."""
+        one must be fresh). Raises `IncompatibleState` for a state that cannot be resumed."""
         if self.cursor is not None or self._live:
             raise ValueError("restore needs a fresh tracker")
         if state.settings != self.settings():
-            raise ValueError(
+            raise IncompatibleState(
                 f"wick state for {self.inst_id} was written with {state.settings}, expected "
                 f"{self.settings()}; rebuild from the vault"
             )
@@ -369,7 +370,7 @@ class WickTracker:
         return wstate.to_json(self.export_state(), self.fmt)
 
     def restore(self, doc: Mapping[str, Any]) -> None:
-        """`restore_state` from a `state()` document (`ValueError` if incompatible: rebuild)."""
+        """`restore_state` from a `state()` document (`IncompatibleState`: rebuild instead)."""
         self.restore_state(wstate.from_json(doc, self.settings(), self.fmt))
 
     def _live_from(self, entry: WickState, minute: MinuteState | None) -> Live:
@@ -379,7 +380,7 @@ class WickTracker:
             assert lv.touched_ms is not None
             start = None if minute is None else minute.start_ms
             if start is None or not start <= lv.touched_ms < start + MS_PER_MINUTE:
-                raise ValueError(
+                raise IncompatibleState(
                     f"wick state: {lv.wick.id} touch is pending outside the open minute"
                 )
         return lv
