@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rq_actors.core.wicks import records as rec
-from rq_actors.core.wicks.model import Wick, WickSnapshot, make_wick
+from rq_actors.core.wicks.model import TouchVariant, Wick, WickSnapshot, WickStatus, make_wick
 from rq_actors.core.wicks.state import WickState
 from rq_actors.errors import IncompatibleState
 
@@ -27,12 +27,12 @@ class Live:
     def __init__(self, wick: Wick, expires_ms: int) -> None:
         self.wick = wick
         self.expires_ms = expires_ms
-        self.status = "untouched"  # → "touched" | "expired"
+        self.status: WickStatus = "untouched"
         self.near_ms: int | None = None
         self.touched_ms: int | None = None
         self.trade_id: int | None = None
         self.touch_price: int | None = None
-        self.variant: str | None = None  # known at the close of the touching minute
+        self.variant: TouchVariant | None = None  # known at the close of the touching minute
 
 
 def active_record(live: Live, extreme: int | None, fmt: rec.Formatter) -> dict[str, Any]:
@@ -72,7 +72,10 @@ def snapshot(live: Live) -> WickSnapshot:
 
 
 def saved(live: Live, extreme: int | None) -> WickState:
-    """The persisted form of `live`; `extreme` is kept only while untouched."""
+    """The persisted form of a retained (untouched or touched) wick; `extreme` is kept only
+    while untouched."""
+    if live.status == "expired":
+        raise ValueError(f"wick {live.wick.id} has expired: it is not part of the state")
     w = live.wick
     return WickState(
         tf=w.tf,

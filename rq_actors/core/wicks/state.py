@@ -20,16 +20,18 @@ change meanings (rebuild from the vault instead).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, get_args
 
 import attrs
 
+from rq_actors.core.wicks.model import TouchVariant, WickSide
 from rq_actors.core.wicks.records import Formatter, price_or_none
 from rq_actors.errors import IncompatibleState
 
 KIND = "wicks"
 VERSION = 1
-_STATUSES = ("untouched", "touched")
+SavedStatus = Literal["untouched", "touched"]  # expired wicks are not kept
+_STATUSES: tuple[SavedStatus, ...] = get_args(SavedStatus)
 
 
 @attrs.frozen
@@ -57,17 +59,17 @@ class WickState:
     """One retained wick: identity, tracking state and (untouched) closest price, in ticks."""
 
     tf: str
-    side: str
+    side: WickSide
     open_ms: int
     tip: int
     base: int
-    status: str
+    status: SavedStatus
     extreme: int | None
     near_ms: int | None
     touched_ms: int | None
     trade_id: int | None
     touch_price: int | None
-    variant: str | None
+    variant: TouchVariant | None
 
 
 @attrs.frozen

@@ -59,7 +59,7 @@ from rq_actors.core.wicks import records as rec
 from rq_actors.core.wicks import state as wstate
 from rq_actors.core.wicks.extremes import RunningExtreme
 from rq_actors.core.wicks.live import Live, active_record, restored, saved, snapshot
-from rq_actors.core.wicks.model import Wick, WickSnapshot, parse_tick
+from rq_actors.core.wicks.model import Wick, WickEventKind, WickSnapshot, parse_tick
 from rq_actors.core.wicks.records import KIND_RANK
 from rq_actors.core.wicks.state import MinuteState, TrackerSettings, TrackerState, WickState
 from rq_actors.core.wicks.tips import pop_ge, pop_le
@@ -286,7 +286,12 @@ class WickTracker:
         self._emit(events, "near_miss", ts_ms, live, fields)
 
     def _emit(
-        self, events: list[_Event], kind: str, at_ms: int, live: Live, fields: dict[str, Any]
+        self,
+        events: list[_Event],
+        kind: WickEventKind,
+        at_ms: int,
+        live: Live,
+        fields: dict[str, Any],
     ) -> None:
         w = live.wick
         record = rec.event_record(kind, at_ms, w, self.fmt, fields)
