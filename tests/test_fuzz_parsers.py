@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rq_actors.core.book.model import MAX_FIELD_CHARS
-from rq_actors.core.book.parse import BookMessage, MalformedRow, parse_row, row_ts_ms
+from rq_actors.core.book.parse import BookRow, MalformedRow, parse_row, row_ts_ms
 from rq_actors.core.book.sync import BookSync
 from rq_actors.core.meta import InstrumentMeta
 from rq_actors.core.okx.trades import (
@@ -173,7 +173,7 @@ def test_book_row_parser_accepts_only_exact_rows(row: Any, action: str) -> None:
     except MalformedRow as exc:
         assert str(exc) and len(str(exc)) <= REASON_MAX
         return
-    assert isinstance(msg, BookMessage) and msg.ts_ms == ts
+    assert isinstance(msg, BookRow) and msg.ts_ms == ts
     for _key, level, _delete in [*msg.bids, *msg.asks]:
         assert all(isinstance(x, str) and 0 < len(x) <= MAX_FIELD_CHARS for x in level)
         assert all(x.replace(".", "", 1).isascii() for x in level)

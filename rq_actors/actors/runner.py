@@ -1,4 +1,4 @@
-"""`rq-run`: the simulator (when `simulate = true`), the supervisor and signal handling."""
+"""`rq-run`: the simulator (when `simulate = true`), the supervisor and OS signal handling."""
 
 from __future__ import annotations
 
@@ -43,9 +43,9 @@ async def start_simulator(nursery: trio.Nursery, config: Config) -> Config:
     return with_simulator_urls(config, sim.ws_public_url, sim.ws_business_url, sim.rest_url)
 
 
-async def _stop_on_signal(supervisor: Supervisor) -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signum in signals:
+async def _stop_on_os_signal(supervisor: Supervisor) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as os_signals:
+        async for signum in os_signals:
             print(f"rq-run: {signal.Signals(signum).name}: flushing and stopping", file=sys.stderr)
             supervisor.request_shutdown()
             return
@@ -91,7 +91,7 @@ async def run_live(
                 health_interval_s=config.health.interval_s,
             )
             if handle_signals:
-                nursery.start_soon(_stop_on_signal, supervisor)
+                nursery.start_soon(_stop_on_os_signal, supervisor)
             if stop is not None:
                 nursery.start_soon(_stop_on_event, stop, supervisor)
             task_status.started(config)

@@ -183,7 +183,7 @@ def _cmd_signals(args: argparse.Namespace) -> int:
 
     from rq_actors.core.timefmt import iso_ms, parse_iso_ms
     from rq_actors.core.wicks.signals import format_signals_table
-    from rq_actors.io.signals import SignalsError, find_hidden_signals
+    from rq_actors.io.signals import SignalsError, find_signals_in_vault
 
     config = _load_or_exit(args.config)
     if _unknown_instrument("signals", config, args.instrument):
@@ -194,7 +194,7 @@ def _cmd_signals(args: argparse.Namespace) -> int:
         print(f"rq signals: --as-of: {exc} (e.g. 2025-12-14T21:34:00Z)", file=sys.stderr)
         return EXIT_BAD_CONFIG
     try:
-        as_of, found = find_hidden_signals(
+        as_of, found = find_signals_in_vault(
             config,
             args.instrument,
             as_of,

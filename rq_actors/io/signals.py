@@ -1,4 +1,4 @@
-"""The signal finder over the vault (SPEC §8.3): `find_hidden_signals` and `rq signals`.
+"""The signal finder over the vault (SPEC §8.3): `find_signals_in_vault` and `rq signals`.
 
 The wick states at `as_of` are rebuilt from the wick event files (`created` gives each wick,
 `touched` its touching trade's time and price), and the price at `as_of` is the last vault trade
@@ -33,7 +33,7 @@ class SignalsError(RqError):
     pass
 
 
-def find_hidden_signals(
+def find_signals_in_vault(
     config: Config,
     inst_id: str,
     as_of: int | None = None,
