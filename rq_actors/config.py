@@ -304,7 +304,12 @@ def parse_config(doc: dict[str, Any], source: str = "<memory>") -> Config:
         raise ConfigError(source, "source", "unknown key(s): source")
     for field in attrs.fields(attrs.resolve_types(Config)):
         value = doc.get(field.name)
-        if attrs.has(field.type) and value is not None and not isinstance(value, dict):
+        if (
+            field.type is not None
+            and attrs.has(field.type)
+            and value is not None
+            and not isinstance(value, dict)
+        ):
             raise ConfigError(source, field.name, f"expected a [{field.name}] table, got {value!r}")
     try:
         return _CONVERTER.structure({**doc, "source": source}, Config)

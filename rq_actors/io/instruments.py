@@ -23,7 +23,7 @@ import orjson
 from rq_actors.core.meta import InstrumentMeta, is_swap
 from rq_actors.core.okx.trades import is_positive_decimal
 from rq_actors.core.timefmt import iso_ms
-from rq_actors.errors import InstrumentMetaError
+from rq_actors.errors import InstrumentMetaError as InstrumentMetaError  # re-exported
 from rq_actors.io.rest import OkxRest, RestError, TransientRestError
 from rq_actors.io.vault.files import atomic_write_json, read_json
 from rq_actors.io.vault.paths import VaultPaths
