@@ -27,6 +27,9 @@ from rq_actors.messages import Trade
 from rq_actors.sim.events import TradeGroup
 from rq_actors.sim.market import Market
 
+# the shared vault fixture alone replays a long simulated market (~10-30 s)
+pytestmark = pytest.mark.slow
+
 INST = "ETH-USDT-SWAP"
 META = InstrumentMeta(INST, "SWAP", "0.1", "1", "linear", "0.01", "0.01")
 T0 = 1_765_752_000_000  # 2025-12-14T22:40:00Z

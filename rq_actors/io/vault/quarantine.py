@@ -28,7 +28,8 @@ class QuarantineLog:
     """One per instrument, shared by that instrument's actors (single-threaded: no interleaving).
 
     The file date is the event time when the input had a usable `ts`, else the wall clock (a
-    malformed frame has no event time).
+    malformed frame has no event time). No file stays open between writes: quarantined input is
+    rare, and the three actors sharing the log end in any order, so none has to close it.
     """
 
     def __init__(self, paths: VaultPaths, inst_id: str) -> None:
@@ -64,6 +65,7 @@ class QuarantineLog:
                 self._paths.quarantine_file(self._inst_id, date_str(day_ms)),
                 [orjson.dumps(record)],
             )
+            self._out.close()
         except OSError as exc:
             # Disk full: the rejected input is dropped and counted; capture matters more, and
             # no caller (socket, book, trade writer) should fail or reconnect over it.
