@@ -27,7 +27,17 @@ from rq_actors.core.okx.trades import (
     is_positive_decimal,
     parse_trade_row,
 )
-from rq_actors.core.okx.ws_protocol import Invalid, Push, classify, newest_ts_ms
+from rq_actors.core.okx.ws_protocol import (
+    Ack,
+    ErrorEvent,
+    Invalid,
+    Notice,
+    OtherEvent,
+    Pong,
+    Push,
+    classify,
+    newest_ts_ms,
+)
 from rq_actors.core.trades.record import TradeRecordError, decode_trade, encode_trade
 from rq_actors.io.instruments import InstrumentMetaError, meta_from_doc, parse_instrument_row
 from rq_actors.io.rest import RateLimited, RestError, TransientRestError, parse_envelope
@@ -180,10 +190,25 @@ def test_book_sync_never_raises_on_any_accepted_sequence(steps: list[tuple[Any, 
 )
 def test_classify_never_raises_on_json_shaped_frames(text: str) -> None:
     frame = classify(text)
-    if isinstance(frame, Invalid):
-        assert frame.reason
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        doc = None
+    if text == "pong":
+        assert isinstance(frame, Pong)
+    elif not isinstance(doc, dict):  # not JSON, or JSON but not an object
+        assert isinstance(frame, Invalid) and frame.reason
     elif isinstance(frame, Push):
-        assert isinstance(frame.arg.inst_id, str) and isinstance(frame.rows, tuple)
+        # a push is exactly a `data` list under a usable `arg`, its rows kept as sent
+        assert doc.get("event") is None and frame.rows == tuple(doc["data"])
+        assert (frame.arg.channel, frame.arg.inst_id) == (
+            doc["arg"]["channel"],
+            doc["arg"]["instId"],
+        )
+    elif "event" not in doc and "data" not in doc:
+        assert isinstance(frame, Invalid) and frame.reason
+    else:
+        assert isinstance(frame, Ack | ErrorEvent | Notice | OtherEvent | Invalid)
 
 
 @FUZZ
