@@ -15,14 +15,14 @@ from typing import Any
 import attrs
 import cattrs
 
-from rq_actors.sim.options import FaultOptions
+from rq_actors.errors import RqError
 
 INST_ID_PATTERN = re.compile(r"^[A-Z0-9]+(-[A-Z0-9_]+){1,3}$")
 MAX_INST_ID_LEN = 64  # OKX instIds are ~20 characters; an instId becomes a path component
 TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h", "1d")
 
 
-class ConfigError(Exception):
+class ConfigError(RqError):
     """A configuration file cannot be used. The message says where and why."""
 
     def __init__(self, file: str, key: str, problem: str) -> None:
@@ -205,6 +205,25 @@ class HealthConfig:
     log_format: str = attrs.field(default="human", validator=_one_of("human", "json"))
 
 
+@attrs.define
+class FaultOptions:
+    """Simulator faults (`[simulator.faults]`), all off by default; they use the same
+    mechanisms as the simulator's manual controls (re-exported by `rq_actors.sim.options`)."""
+
+    disconnect_every_s: float | None = None  # abrupt close of every connection, periodically
+    notice_every_s: float | None = None  # 64008 notice to every connection, periodically
+    notice_close_after_s: float = 60.0  # delay between a notice and the forced close
+    gap_prob: float = 0.0  # per book update: skipped on the wire for every connection
+    reset_every_s: float | None = None  # market seconds between sequence resets
+    bad_checksum_prob: float = 0.0  # per book update: wrong checksum on the wire
+    malformed_prob: float = 0.0  # per data frame: a truncated copy is sent before it
+    duplicate_prob: float = 0.0  # per data frame: sent twice
+    unknown_inst_prob: float = 0.0  # per trade push: an extra push for an unknown instId
+    pong_delay_s: float = 0.0  # delay before answering a text `ping`
+    rest_error_prob: float = 0.0  # per REST request: HTTP 500 / code 50001
+    rest_rate_limit: bool = False  # enforce OKX per-endpoint limits (code 50011, HTTP 429)
+
+
 @attrs.frozen
 class SimulatorConfig:
     """The embedded simulator used when `[exchange] simulate = true` (demo and tests)."""
@@ -215,7 +234,7 @@ class SimulatorConfig:
     nonzero_checksums: bool = False
     speed: float = attrs.field(default=1.0, validator=_positive)  # market time × trio time
     start_ms: int | None = None  # event time at start; None = the wall clock
-    faults: FaultOptions = attrs.field(factory=FaultOptions)  # see rq_actors/sim/options.py
+    faults: FaultOptions = attrs.field(factory=FaultOptions)
 
 
 def _distance(allow_r: bool) -> Validator:
@@ -425,7 +444,12 @@ def parse_config(doc: dict[str, Any], source: str = "<memory>") -> Config:
         raise ConfigError(source, "source", "unknown key(s): source")
     for field in attrs.fields(attrs.resolve_types(Config)):
         value = doc.get(field.name)
-        if attrs.has(field.type) and value is not None and not isinstance(value, dict):
+        if (
+            field.type is not None
+            and attrs.has(field.type)
+            and value is not None
+            and not isinstance(value, dict)
+        ):
             raise ConfigError(source, field.name, f"expected a [{field.name}] table, got {value!r}")
     try:
         return _CONVERTER.structure({**doc, "source": source}, Config)

@@ -89,6 +89,11 @@ class DurableTrades:
     trades: tuple[Trade, ...]
 
 
+HealthState = Literal[
+    "starting", "running", "lagging", "recovering", "restarting", "stopped", "failed"
+]
+
+
 @attrs.frozen(slots=True)
 class HealthReport:
     """One line of the health log stream (SPEC §9)."""
@@ -96,7 +101,7 @@ class HealthReport:
     ts: str
     actor: str
     inst_id: str
-    state: str
+    state: HealthState
     restarts: int
     counters: dict[str, int]
     lag_ms: int | None

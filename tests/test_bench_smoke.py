@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # process-level or long end-to-end runs
+
 ROOT = Path(__file__).resolve().parent.parent
 
 ROWS = (

@@ -213,6 +213,7 @@ levels_st = st.lists(
 message_st = st.tuples(st.booleans(), levels_st, levels_st)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(depth=st.integers(1, 8), messages=st.lists(message_st, min_size=1, max_size=25))
 def test_model_matches_naive_book(

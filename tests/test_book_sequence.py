@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from rq_actors.core.book.model import prepare_levels
-from rq_actors.core.book.parse import BookMessage, MalformedRow, parse_row
+from rq_actors.core.book.parse import BookRow, MalformedRow, parse_row
 from rq_actors.core.book.record import verify_record
 from rq_actors.core.book.recovery import ResubscribeScheduler
 from rq_actors.core.book.sequence import SequenceTracker, Verdict
@@ -30,8 +30,8 @@ def msg(
     *,
     ts: int = 1_765_000_000_000,
     checksum: int = 0,
-) -> BookMessage:
-    return BookMessage(
+) -> BookRow:
+    return BookRow(
         action="snapshot" if action == "snapshot" else "update",
         bids=prepare_levels(bids or [], "bids"),
         asks=prepare_levels(asks or [], "asks"),

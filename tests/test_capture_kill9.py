@@ -16,11 +16,14 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 
 from rq_actors.core.trades.record import encode_trade
 from rq_actors.io.instruments import read_saved_meta
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
+
+pytestmark = pytest.mark.slow  # process-level or long end-to-end runs
 
 INST = "BTC-USDT-SWAP"
 
@@ -100,15 +103,16 @@ def test_kill9_five_times_loses_and_duplicates_nothing(tmp_path: Path) -> None:
                 stderr=subprocess.PIPE,
                 cwd=tmp_path,
             )
-            time.sleep(rng.uniform(2.0, 4.0))
-            if run < 5:
-                proc.kill()  # SIGKILL: no flush, no goodbye
-                proc.wait()
-                kills += 1
-                time.sleep(rng.uniform(0.2, 1.5))  # down long enough to miss trades
-            else:
-                proc.send_signal(signal.SIGTERM)
-                assert proc.wait(timeout=10) == 0, proc.stderr.read().decode()[-3000:]
+            with proc:  # closes the stderr pipe
+                time.sleep(rng.uniform(2.0, 4.0))
+                if run < 5:
+                    proc.kill()  # SIGKILL: no flush, no goodbye
+                    proc.wait()
+                    kills += 1
+                    time.sleep(rng.uniform(0.2, 1.5))  # down long enough to miss trades
+                else:
+                    proc.send_signal(signal.SIGTERM)
+                    assert proc.wait(timeout=10) == 0, proc.stderr.read().decode()[-3000:]
         assert kills == 5
 
         files = sorted((vault / "raw" / "okx" / "trades_perps" / INST).glob("*.jsonl"))

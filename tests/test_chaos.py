@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 
 from rq_actors.actors.testing_hooks import CRASH_ENV
 from rq_actors.config import load_config
@@ -32,6 +33,8 @@ from rq_actors.io.metrics.batch import derive_instrument
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
 from rq_actors.sim.recording import load_recording
+
+pytestmark = pytest.mark.slow  # process-level or long end-to-end runs
 
 INSTS = ["BTC-USDT-SWAP", "ETH-USDT-SWAP"]
 DEPTH = 50
@@ -95,14 +98,15 @@ def _run_rq(cfg: Path, seconds: float, *, kill: bool) -> None:
         cwd=cfg.parent,
         env=env,
     )
-    time.sleep(seconds)
-    if kill:
-        proc.kill()
-        proc.wait()
-    else:
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=15)
-        assert code == 0, (proc.stderr.read() if proc.stderr else b"").decode()[-3000:]
+    with proc:  # closes the stderr pipe
+        time.sleep(seconds)
+        if kill:
+            proc.kill()
+            proc.wait()
+        else:
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=15)
+            assert code == 0, (proc.stderr.read() if proc.stderr else b"").decode()[-3000:]
 
 
 def _lines(folder: Path, pattern: str) -> list[bytes]:

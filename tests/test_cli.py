@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 
 from rq_actors.core.meta import InstrumentMeta
 from rq_actors.core.timefmt import MS_PER_HOUR
@@ -62,6 +63,7 @@ def test_trades_prints_the_vault_day(tmp_path: Path) -> None:
     assert other.returncode == 2
 
 
+@pytest.mark.slow
 def test_derive_writes_once_and_rebuild_is_identical(tmp_path: Path) -> None:
     cfg, paths = _vault(tmp_path)
     first = _rq("derive", str(cfg), cwd=tmp_path)

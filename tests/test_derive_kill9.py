@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from rq_actors.config import load_config
 from rq_actors.core.meta import InstrumentMeta
 from rq_actors.core.timefmt import MS_PER_MINUTE
@@ -21,6 +23,8 @@ from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
 from rq_actors.sim.events import TradeGroup
 from rq_actors.sim.market import Market
+
+pytestmark = pytest.mark.slow  # process-level or long end-to-end runs
 
 INST = "BTC-USDT-SWAP"
 META = InstrumentMeta(INST, "SWAP", "0.01", "1", "linear", "0.1", "0.01")

@@ -16,6 +16,7 @@ from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -261,6 +262,7 @@ def test_cvd_equals_reference(stream: tuple[InstrumentMeta, list[Trade]], unit: 
     assert recs(c.feed(trades)) == ref_cvd(meta, trades, unit, tfs)
 
 
+@pytest.mark.slow
 @SLOW
 @given(
     streams(),
@@ -288,6 +290,7 @@ def _calculators(meta: InstrumentMeta) -> list[tuple[type, dict[str, Any]]]:
     ]
 
 
+@pytest.mark.slow
 @SLOWER
 @given(streams(max_trades=80), st.data())
 def test_resume_from_state_equals_one_run(

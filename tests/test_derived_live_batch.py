@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 import trio
 
 from rq_actors.actors.runner import run_live
@@ -14,6 +15,8 @@ from rq_actors.actors.testing_hooks import TestHooks
 from rq_actors.commands.status import latest_by_actor
 from rq_actors.config import Config, parse_config
 from rq_actors.io.metrics.batch import derive_instrument
+
+pytestmark = pytest.mark.slow  # process-level or long end-to-end runs
 
 INSTS = ["BTC-USDT-SWAP", "ETH-USDT-SWAP"]
 START_MS = 1_765_756_740_000  # 2025-12-14T23:59:00Z: the run crosses a UTC midnight

@@ -27,17 +27,10 @@ from rq_actors.core.book.record import verify_record
 from rq_actors.core.trades.record import decode_trade
 from rq_actors.io.vault import files
 from rq_actors.io.vault.files import JsonlAppender, VaultWriteError
+from tests.helpers.book import T0, TICK, frame, lv, snapshot
+from tests.helpers.book import Harness as BookHarness
 from tests.helpers.trades import INST, FakeHistory, Harness, fill_row
 from tests.helpers.trades import frame as trade_frame
-from tests.test_book_actor import (
-    T0,
-    TICK,
-    frame,
-    harness,  # noqa: F401  (the fixture)
-    lv,
-    snapshot,
-)
-from tests.test_book_actor import Harness as BookHarness
 
 
 class FullDisk:
@@ -214,7 +207,7 @@ async def test_quarantine_on_a_full_disk_does_not_stop_capture(
 
 
 async def test_book_writer_skips_snapshots_while_full_and_resumes(
-    harness: BookHarness,  # noqa: F811  (the fixture of test_book_actor, imported above)
+    harness: BookHarness,  # the fixture in conftest.py
     autojump_clock: trio.testing.MockClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

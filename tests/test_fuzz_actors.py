@@ -29,8 +29,8 @@ from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.io.vault.quarantine import QuarantineLog
 from rq_actors.io.vault.trade_files import day_files
 from rq_actors.messages import BookFrame, BookInbox, Resubscribe, TradeFrame
+from tests.helpers.strategies import numberish, plain_decimals, wire_values
 from tests.helpers.trades import BASE_TS, INST, FakeHistory, Harness, fill_row
-from tests.test_fuzz_parsers import numberish, plain_decimals, wire_values
 
 ACTORS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 N = 40  # the fake exchange history holds fills 1..N

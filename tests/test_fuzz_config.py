@@ -102,6 +102,7 @@ def _check(data: bytes) -> None:
         assert all(".." not in i and "/" not in i for i in config.instruments)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(documents())
 def test_random_documents_load_or_raise_config_error(text: str) -> None:

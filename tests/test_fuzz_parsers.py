@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rq_actors.core.book.model import MAX_FIELD_CHARS
-from rq_actors.core.book.parse import BookMessage, MalformedRow, parse_row, row_ts_ms
+from rq_actors.core.book.parse import BookRow, MalformedRow, parse_row, row_ts_ms
 from rq_actors.core.book.sync import BookSync
 from rq_actors.core.meta import InstrumentMeta
 from rq_actors.core.okx.trades import (
@@ -27,10 +27,21 @@ from rq_actors.core.okx.trades import (
     is_positive_decimal,
     parse_trade_row,
 )
-from rq_actors.core.okx.ws_protocol import Invalid, Push, classify, newest_ts_ms
+from rq_actors.core.okx.ws_protocol import (
+    Ack,
+    ErrorEvent,
+    Invalid,
+    Notice,
+    OtherEvent,
+    Pong,
+    Push,
+    classify,
+    newest_ts_ms,
+)
 from rq_actors.core.trades.record import TradeRecordError, decode_trade, encode_trade
 from rq_actors.io.instruments import InstrumentMetaError, meta_from_doc, parse_instrument_row
 from rq_actors.io.rest import RateLimited, RestError, TransientRestError, parse_envelope
+from tests.helpers.strategies import json_values, numberish, plain_decimals, wire_values
 from tests.helpers.trades import BASE_TS, INST, META
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -38,43 +49,6 @@ REASON_MAX = 400  # a reason quotes the bad value cut short; the raw text keeps 
 
 # ---- strategies --------------------------------------------------------------------------------
 
-json_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=30)
-)
-
-
-def _nested(scalars: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    return st.recursive(
-        scalars,
-        lambda inner: (
-            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-        ),
-        max_leaves=12,
-    )
-
-
-json_values = _nested(json_scalars)  # what a parser may be handed (Python values)
-# What can travel as JSON text (orjson writes 64-bit integers only)
-wire_values = _nested(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=30)
-)
-# Strings that look almost like numbers: exponents, signs, NaN/inf, unicode digits, huge.
-numberish = st.sampled_from(
-    [
-        "1e5", "1E-3", "-1", "+1", "0", "0.0", "00.1", ".5", "5.", "NaN", "nan", "Infinity",
-        "-inf", " 1", "1 ", "1_000", "0x10", "١٢٣", "²", "1" * 41, "9" * 5000,
-        "0." + "0" * 60 + "1", "1" * 1_000_000, "", "1.2.3", "٣.٥", "1\n", "1\x00",
-    ]
-)  # fmt: skip
-plain_decimals = st.from_regex(r"(0|[1-9][0-9]{0,7})(\.[0-9]{1,8})?", fullmatch=True)
 field_values = json_values | numberish | plain_decimals
 
 
@@ -173,7 +147,7 @@ def test_book_row_parser_accepts_only_exact_rows(row: Any, action: str) -> None:
     except MalformedRow as exc:
         assert str(exc) and len(str(exc)) <= REASON_MAX
         return
-    assert isinstance(msg, BookMessage) and msg.ts_ms == ts
+    assert isinstance(msg, BookRow) and msg.ts_ms == ts
     for _key, level, _delete in [*msg.bids, *msg.asks]:
         assert all(isinstance(x, str) and 0 < len(x) <= MAX_FIELD_CHARS for x in level)
         assert all(x.replace(".", "", 1).isascii() for x in level)
@@ -216,10 +190,25 @@ def test_book_sync_never_raises_on_any_accepted_sequence(steps: list[tuple[Any, 
 )
 def test_classify_never_raises_on_json_shaped_frames(text: str) -> None:
     frame = classify(text)
-    if isinstance(frame, Invalid):
-        assert frame.reason
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        doc = None
+    if text == "pong":
+        assert isinstance(frame, Pong)
+    elif not isinstance(doc, dict):  # not JSON, or JSON but not an object
+        assert isinstance(frame, Invalid) and frame.reason
     elif isinstance(frame, Push):
-        assert isinstance(frame.arg.inst_id, str) and isinstance(frame.rows, tuple)
+        # a push is exactly a `data` list under a usable `arg`, its rows kept as sent
+        assert doc.get("event") is None and frame.rows == tuple(doc["data"])
+        assert (frame.arg.channel, frame.arg.inst_id) == (
+            doc["arg"]["channel"],
+            doc["arg"]["instId"],
+        )
+    elif "event" not in doc and "data" not in doc:
+        assert isinstance(frame, Invalid) and frame.reason
+    else:
+        assert isinstance(frame, Ack | ErrorEvent | Notice | OtherEvent | Invalid)
 
 
 @FUZZ

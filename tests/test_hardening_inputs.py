@@ -21,8 +21,8 @@ from rq_actors.core.okx.trades import Reject, parse_trade_row
 from rq_actors.io.backfill import fetch_history
 from rq_actors.io.instruments import InstrumentMetaError, parse_instrument_row
 from rq_actors.io.vault.paths import VaultPaths
+from tests.helpers.fake_okx import running, wait_until
 from tests.helpers.trades import BASE_TS, INST, FakeHistory, Harness, fill_row, frame
-from tests.test_socket_actor import running, wait_until
 
 HUGE = "1" * 1_000_000  # a 1 MB "price"
 BAD_NUMBERS = ["1e5", "1E5", "NaN", "nan", "Infinity", "-inf", "-1", "-0.5", "0", "0.000",

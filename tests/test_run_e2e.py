@@ -81,6 +81,9 @@ def test_rq_run_captures_and_stops_cleanly_on_signal(tmp_path: Path, signum: int
             proc.kill()
             proc.wait()
     stderr = proc.stderr.read().decode() if proc.stderr else ""
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
     assert code == 0, stderr[-3000:]
     assert elapsed < 5.0
     ids = [int(orjson.loads(line)["trade_id"]) for line in _trade_lines(vault)]

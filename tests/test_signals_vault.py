@@ -1,4 +1,4 @@
-"""`find_hidden_signals` / `rq signals` over a vault: the states rebuilt from the event files
+"""`find_signals_in_vault` / `rq signals` over a vault: the states rebuilt from the event files
 give exactly the signals of a tracker that stopped at `as_of`, and the answer is deterministic."""
 
 from __future__ import annotations
@@ -20,12 +20,15 @@ from rq_actors.core.wicks.detect import wicks_from_candle
 from rq_actors.core.wicks.tracker import WickTracker
 from rq_actors.io.instruments import meta_to_doc
 from rq_actors.io.metrics.batch import derive_instrument
-from rq_actors.io.signals import find_hidden_signals
+from rq_actors.io.signals import find_signals_in_vault
 from rq_actors.io.vault.files import atomic_write_json
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
 from rq_actors.sim.events import TradeGroup
 from rq_actors.sim.market import Market
+
+# the shared vault fixture alone replays a long simulated market (~10-30 s)
+pytestmark = pytest.mark.slow
 
 INST = "ETH-USDT-SWAP"
 META = InstrumentMeta(INST, "SWAP", "0.1", "1", "linear", "0.01", "0.01")
@@ -76,7 +79,7 @@ def test_signals_from_the_vault_equal_the_trackers_view(vault: tuple[Config, lis
     checked = 0
     for i in range(len(trades) // 3, len(trades) - 200, max(1, len(trades) // 25)):
         as_of = trades[i].ts_ms
-        got_as_of, got = find_hidden_signals(config, INST, as_of, **KW)  # type: ignore[arg-type]
+        got_as_of, got = find_signals_in_vault(config, INST, as_of, **KW)  # type: ignore[arg-type]
         assert got_as_of == as_of
         tracker = _tracker_at(trades, as_of)
         last = [t for t in trades if t.ts_ms <= as_of][-1]
@@ -96,9 +99,9 @@ def test_default_as_of_is_the_newest_trade_and_answers_repeat(
     vault: tuple[Config, list[Trade]],
 ) -> None:
     config, trades = vault
-    as_of, first = find_hidden_signals(config, INST, **KW)  # type: ignore[arg-type]
+    as_of, first = find_signals_in_vault(config, INST, **KW)  # type: ignore[arg-type]
     assert as_of == max(t.ts_ms for t in trades)
-    assert find_hidden_signals(config, INST, **KW) == (as_of, first)  # type: ignore[arg-type]
+    assert find_signals_in_vault(config, INST, **KW) == (as_of, first)  # type: ignore[arg-type]
 
 
 def test_cli_json_and_table(vault: tuple[Config, list[Trade]], tmp_path: Path) -> None:

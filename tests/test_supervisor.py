@@ -295,6 +295,7 @@ def test_health_log_survives_a_full_disk(tmp_path, monkeypatch) -> None:  # type
         def write(self, data):  # type: ignore[no-untyped-def]
             raise OSError(errno.ENOSPC, "No space left on device")
 
+    log._file.close()  # replaced by a full disk below; closed so the GC finds nothing open
     monkeypatch.setattr(log, "_file", _Full(io.BytesIO()))
     rep.error("disk full somewhere")  # must not raise
     assert log.dropped_lines == 1
@@ -304,3 +305,4 @@ def test_health_log_survives_a_full_disk(tmp_path, monkeypatch) -> None:  # type
     lines = path.read_bytes().splitlines()
     assert lines[-1].startswith(b"{") and b'"recovering"' in lines[-1]
     assert all(line.endswith(b"}") for line in lines)
+    log.close()

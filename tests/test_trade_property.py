@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
 from hypothesis import HealthCheck, given, settings
@@ -46,6 +47,7 @@ def _streams(draw: st.DrawFn) -> tuple[int, list[list[Any]], bool]:
     return n, runs, draw(st.booleans())
 
 
+@pytest.mark.slow
 @settings(
     max_examples=30,
     deadline=None,

@@ -8,6 +8,7 @@ from fractions import Fraction
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -215,6 +216,7 @@ def with_wicks(trades: list[tuple[int, int, int]]) -> list[tuple[int, int, int, 
     return [(ts, tid, p, win.feed(ts, p)) for ts, tid, p in trades]
 
 
+@pytest.mark.slow
 @settings(max_examples=250, deadline=None)
 @given(streams())
 def test_tracker_equals_brute_force_reference(s: dict[str, Any]) -> None:
@@ -225,6 +227,7 @@ def test_tracker_equals_brute_force_reference(s: dict[str, Any]) -> None:
         assert tracker.active_wicks() == ref.active()
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(streams())
 def test_resume_from_state_at_any_split_is_identical(s: dict[str, Any]) -> None:

@@ -31,7 +31,7 @@ import orjson
 import trio
 
 from rq_actors.config import Config
-from rq_actors.core.book.parse import BookMessage, MalformedRow, parse_row, row_ts_ms
+from rq_actors.core.book.parse import BookRow, MalformedRow, parse_row, row_ts_ms
 from rq_actors.core.book.record import encode_record
 from rq_actors.core.book.recovery import ResubscribeScheduler
 from rq_actors.core.book.sync import BookSync, Outcome
@@ -179,7 +179,7 @@ class BookActor:
             # One quarantine line per frame, whatever the number of bad rows in it.
             self._quarantine.write(frame.raw, "; ".join(problems), ts_ms=first_ts, health=health)
 
-    def _apply(self, msg: BookMessage) -> None:
+    def _apply(self, msg: BookRow) -> None:
         outcome = self.sync.on_message(msg)
         health = self._health
         kind = outcome.kind
@@ -208,7 +208,7 @@ class BookActor:
         elif kind == "stale":
             health.incr("stale_dropped")
 
-    def _on_fault(self, msg: BookMessage, outcome: Outcome) -> None:
+    def _on_fault(self, msg: BookRow, outcome: Outcome) -> None:
         health = self._health
         health.incr("gaps")
         self._reason = outcome.fault or "book fault"

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import trio
 
 from rq_actors.actors.feed import LiveFeed
+from rq_actors.actors.hooks import DEFAULT_COALESCE_S
 from rq_actors.io.health import HealthReporter
 from rq_actors.io.metrics.jobs import MetricJob
 from rq_actors.io.metrics.replay import replay_vault
@@ -34,8 +35,7 @@ class DerivedActor:
         health: HealthReporter,
         *,
         state_interval_s: float = 5.0,
-        slowdown_s: float = 0.0,  # test hook: an artificially slow consumer
-        coalesce_s: float = 0.05,
+        coalesce_s: float = DEFAULT_COALESCE_S,
     ) -> None:
         self._inst_id = inst_id
         self._make_jobs = make_jobs
@@ -43,7 +43,6 @@ class DerivedActor:
         self._paths = paths
         self._health = health
         self._state_interval_s = state_interval_s
-        self._slowdown_s = slowdown_s
         self._coalesce_s = coalesce_s
 
     async def run(self) -> None:
@@ -85,9 +84,7 @@ class DerivedActor:
         last_save = trio.current_time()
         async for batch in self._feed.receive:
             self._process(jobs, self._drain(list(batch.trades)))
-            if self._slowdown_s:
-                await trio.sleep(self._slowdown_s)
-            elif self._coalesce_s:
+            if self._coalesce_s:
                 # Let batches gather: outputs depend on event time only, so processing in
                 # fewer, larger steps changes nothing but the per-hop overhead.
                 await trio.sleep(self._coalesce_s)

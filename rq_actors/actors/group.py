@@ -19,9 +19,9 @@ from rq_actors.actors.book import BookActor
 from rq_actors.actors.bus import LiveBus, publish_sinks
 from rq_actors.actors.derived import DerivedActor
 from rq_actors.actors.feed import LiveFeed
+from rq_actors.actors.hooks import GroupHooks
 from rq_actors.actors.retention import RetentionActor
 from rq_actors.actors.socket import SocketActor
-from rq_actors.actors.testing_hooks import TestHooks
 from rq_actors.actors.trade_writer import TradeWriterActor
 from rq_actors.config import Config
 from rq_actors.io.health import HealthLog, HealthReporter
@@ -51,10 +51,10 @@ async def build_group(
     config: Config,
     paths: VaultPaths,
     rest: OkxRest,
-    hooks: TestHooks | None = None,
+    hooks: GroupHooks | None = None,
     bus: LiveBus | None = None,
 ) -> list[ActorSpec]:
-    hooks = hooks or TestHooks()
+    hooks = hooks or GroupHooks()
     try:
         meta = await load_instrument_meta(rest, paths, inst_id)
     except InstrumentMetaError as exc:
@@ -83,7 +83,7 @@ async def build_group(
                 feeds[name],
                 paths,
                 h,
-                slowdown_s=hooks.derived_slowdown_s.get(name, 0.0),
+                coalesce_s=hooks.coalesce_s(name),
                 state_interval_s=actor_state_interval(name),
             ),
         )
@@ -112,13 +112,12 @@ async def build_group(
         *(derived_spec(name) for name in derived),
         ActorSpec("retention", lambda h: RetentionActor(inst_id, config, paths, h), source=True),
     ]
-    if hooks.crash_every_s:
-        for spec in specs:
-            spec.factory = _wrapped(hooks, spec.name, spec.factory)
+    for spec in specs:
+        spec.factory = _wrapped(hooks, spec.name, spec.factory)
     return specs
 
 
 def _wrapped(
-    hooks: TestHooks, name: str, factory: Callable[[HealthReporter], Actor]
+    hooks: GroupHooks, name: str, factory: Callable[[HealthReporter], Actor]
 ) -> Callable[[HealthReporter], Actor]:
     return lambda h: hooks.wrap(name, factory(h))

@@ -1,4 +1,4 @@
-"""`rq-run`: the simulator (when `simulate = true`), the supervisor and signal handling."""
+"""`rq-run`: the simulator (when `simulate = true`), the supervisor and OS signal handling."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import attrs
 import trio
 
 from rq_actors.actors.bus import LiveBus
-from rq_actors.actors.testing_hooks import TestHooks
+from rq_actors.actors.hooks import GroupHooks
 from rq_actors.config import Config
 from rq_actors.io.health import HealthLog
 from rq_actors.io.vault.paths import VaultPaths
@@ -43,9 +43,9 @@ async def start_simulator(nursery: trio.Nursery, config: Config) -> Config:
     return with_simulator_urls(config, sim.ws_public_url, sim.ws_business_url, sim.rest_url)
 
 
-async def _stop_on_signal(supervisor: Supervisor) -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signum in signals:
+async def _stop_on_os_signal(supervisor: Supervisor) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as os_signals:
+        async for signum in os_signals:
             print(f"rq-run: {signal.Signals(signum).name}: flushing and stopping", file=sys.stderr)
             supervisor.request_shutdown()
             return
@@ -61,7 +61,7 @@ async def run_live(
     *,
     handle_signals: bool = True,
     stop: trio.Event | None = None,
-    hooks: TestHooks | None = None,
+    hooks: GroupHooks | None = None,
     bus: LiveBus | None = None,
     task_status: trio.TaskStatus[Config] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -72,7 +72,7 @@ async def run_live(
     """
     from rq_actors.actors.group import build_group, open_rest
 
-    hooks = hooks or TestHooks.from_env()
+    hooks = hooks or GroupHooks()
     bus = bus if bus is not None else LiveBus()
 
     async with trio.open_nursery() as nursery:
@@ -102,7 +102,7 @@ async def run_live(
                 health_interval_s=config.health.interval_s,
             )
             if handle_signals:
-                nursery.start_soon(_stop_on_signal, supervisor)
+                nursery.start_soon(_stop_on_os_signal, supervisor)
             if stop is not None:
                 nursery.start_soon(_stop_on_event, stop, supervisor)
             task_status.started(config)

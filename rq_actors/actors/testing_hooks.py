@@ -1,7 +1,8 @@
 """Knobs that only tests and benchmarks turn: they make faults that the market cannot.
 
-They are not part of the TOML config, so a user cannot set them by accident. A test that runs
-`rq-run` as a process sets them through the environment, e.g.
+They reach the wiring only through its neutral seam (`hooks.GroupHooks`), and they are not part
+of the TOML config, so a user cannot set them by accident. A test that runs `rq-run` as a
+process sets them through the environment (read by the `rq-run` command, not the wiring), e.g.
 `RQ_TEST_CRASH="book=5,trade_writer=7"`: that actor raises an injected error every 5 (7)
 seconds of its life, to exercise the supervisor's restarts under load.
 """
@@ -13,6 +14,7 @@ import os
 import attrs
 import trio
 
+from rq_actors.actors.hooks import GroupHooks
 from rq_actors.supervisor import Actor
 
 CRASH_ENV = "RQ_TEST_CRASH"
@@ -23,10 +25,9 @@ class InjectedCrash(RuntimeError):
 
 
 @attrs.define
-class TestHooks:
+class TestHooks(GroupHooks):
     __test__ = False  # not a pytest test class
 
-    feed_capacity: int = 256  # batches buffered per derived actor before it is marked lagging
     derived_slowdown_s: dict[str, float] = attrs.field(factory=dict)  # actor name → sleep/batch
     crash_every_s: dict[str, float] = attrs.field(factory=dict)  # actor name → seconds
 
@@ -38,6 +39,10 @@ class TestHooks:
             name, _, seconds = item.partition("=")
             crashes[name.strip()] = float(seconds)
         return cls(crash_every_s=crashes)
+
+    def coalesce_s(self, name: str) -> float:
+        slowdown = self.derived_slowdown_s.get(name)
+        return super().coalesce_s(name) if slowdown is None else slowdown
 
     def wrap(self, name: str, actor: Actor) -> Actor:
         after = self.crash_every_s.get(name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import trio
@@ -81,8 +82,9 @@ def run_main(argv: Sequence[str] | None = None) -> None:
             )
         check_vault_writable(config.vault_root, config.source)
         from rq_actors.actors.runner import run_live
+        from rq_actors.actors.testing_hooks import TestHooks  # RQ_TEST_CRASH, for the chaos test
 
-        trio.run(run_live, config)
+        trio.run(partial(run_live, config, hooks=TestHooks.from_env()))
         return 0
 
     raise SystemExit(guarded("rq-run", run, interrupt_code=EXIT_INTERRUPTED))
@@ -225,7 +227,7 @@ def _cmd_signals(args: argparse.Namespace) -> int:
 
     from rq_actors.core.timefmt import iso_ms, parse_iso_ms
     from rq_actors.core.wicks.signals import format_signals_table
-    from rq_actors.io.signals import SignalsError, explain_no_signals, find_hidden_signals
+    from rq_actors.io.signals import SignalsError, explain_no_signals, find_signals_in_vault
 
     config = _load_or_exit(args.config)
     if _unknown_instrument("signals", config, args.instrument):
@@ -243,7 +245,7 @@ def _cmd_signals(args: argparse.Namespace) -> int:
         "surround_minutes": args.surround,
     }
     try:
-        as_of, found = find_hidden_signals(
+        as_of, found = find_signals_in_vault(
             config,
             args.instrument,
             as_of,

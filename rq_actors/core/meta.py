@@ -6,6 +6,13 @@ from decimal import Decimal
 
 import attrs
 
+EXCHANGE = "okx"
+
+
+def is_swap(inst_id: str) -> bool:
+    """Perpetual swaps end in `-SWAP`; everything else captured here is spot."""
+    return inst_id.endswith("-SWAP")
+
 
 @attrs.frozen
 class InstrumentMeta:

@@ -7,16 +7,16 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, get_args
 
 import attrs
 import orjson
 
 from rq_actors.core.timefmt import iso_ms
 from rq_actors.io.vault.files import repair_torn_tail
-from rq_actors.messages import HealthReport
+from rq_actors.messages import HealthReport, HealthState
 
-STATES = ("starting", "running", "lagging", "recovering", "restarting", "stopped", "failed")
+STATES: tuple[HealthState, ...] = get_args(HealthState)
 
 
 class HealthLog:
@@ -125,7 +125,7 @@ class HealthReporter:
         self.inst_id = inst_id
         self._log = log
         self._wall_ms = wall_ms
-        self.state = "starting"
+        self.state: HealthState = "starting"
         self.restarts = 0
         self.counters: dict[str, int] = {}
         self.newest_event_ms: int | None = None
@@ -136,7 +136,7 @@ class HealthReporter:
     def incr(self, counter: str, n: int = 1) -> None:
         self.counters[counter] = self.counters.get(counter, 0) + n
 
-    def set_state(self, state: str) -> None:
+    def set_state(self, state: HealthState) -> None:
         if state not in STATES:
             raise ValueError(f"unknown health state {state!r}")
         if state != self.state or not self._emitted_start:

@@ -20,18 +20,15 @@ from typing import Any
 
 import orjson
 
-from rq_actors.core.meta import InstrumentMeta
+from rq_actors.core.meta import InstrumentMeta, is_swap
 from rq_actors.core.okx.trades import is_positive_decimal
 from rq_actors.core.timefmt import iso_ms
+from rq_actors.errors import InstrumentMetaError as InstrumentMetaError  # re-exported
 from rq_actors.io.rest import OkxRest, RestError, TransientRestError
 from rq_actors.io.vault.files import atomic_write_json, read_json
-from rq_actors.io.vault.paths import VaultPaths, is_swap
+from rq_actors.io.vault.paths import VaultPaths
 
 SWAP_CT_TYPES = ("linear", "inverse")
-
-
-class InstrumentMetaError(Exception):
-    """The instrument's metadata is unusable. The message names the instrument and the reason."""
 
 
 def inst_type_for(inst_id: str) -> str:

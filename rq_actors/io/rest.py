@@ -21,6 +21,8 @@ import httpx
 import orjson
 import trio
 
+from rq_actors.errors import RqError
+
 TRANSIENT_CODES = frozenset({"50001", "50013", "50026"})
 RATE_LIMIT_CODE = "50011"
 
@@ -36,7 +38,7 @@ _LIMITS: dict[str, tuple[int, float]] = {
 }
 
 
-class RestError(Exception):
+class RestError(RqError):
     """The exchange (or the way to it) refused a request. `code` is OKX's code when it sent one,
     else a short tag (`"http-503"`, `"network"`, `"bad-body"`)."""
 

@@ -1,4 +1,4 @@
-"""The signal finder over the vault (SPEC §8.3): `find_hidden_signals` and `rq signals`.
+"""The signal finder over the vault (SPEC §8.3): `find_signals_in_vault` and `rq signals`.
 
 The wick states at `as_of` are rebuilt from the wick event files (`created` gives each wick,
 `touched` its touching trade's time and price), and the price at `as_of` is the last vault trade
@@ -19,6 +19,7 @@ from rq_actors.core.timefmt import MS_PER_MINUTE, date_str, parse_iso_ms
 from rq_actors.core.trades.record import decode_trade
 from rq_actors.core.wicks import signals as pure
 from rq_actors.core.wicks.model import WickSnapshot, price_to_ticks
+from rq_actors.errors import RqError
 from rq_actors.io.instruments import read_saved_meta
 from rq_actors.io.vault.files import iter_jsonl, last_line
 from rq_actors.io.vault.load import iter_trades
@@ -29,11 +30,11 @@ from rq_actors.messages import Trade
 Signal = pure.Signal
 
 
-class SignalsError(Exception):
+class SignalsError(RqError):
     pass
 
 
-def find_hidden_signals(
+def find_signals_in_vault(
     config: Config,
     inst_id: str,
     as_of: int | None = None,

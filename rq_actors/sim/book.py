@@ -45,7 +45,8 @@ class BookSide:
         return self._keys[-1] if self.levels else None
 
     def key_at(self, index: int) -> int:
-        return self._keys[index]
+        key: int = self._keys[index]  # sortedcontainers is untyped
+        return key
 
     def set(self, key: int, lots: int, orders: int) -> None:
         self.levels[key] = [lots, orders]

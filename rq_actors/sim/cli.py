@@ -103,8 +103,8 @@ async def run_from_args(args: argparse.Namespace) -> None:
         print(f'  rest_url = "{sim.rest_url}"', flush=True)
         print("Ctrl-C to stop.", file=sys.stderr, flush=True)
         if args.record_dir:
-            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as os_signals:
+                async for _ in os_signals:
                     break
             save_recording(sim.recorder, Path(args.record_dir))
             nursery.cancel_scope.cancel()

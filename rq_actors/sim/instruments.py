@@ -143,7 +143,8 @@ def _spot(inst_id: str, base: str, quote: str) -> InstrumentSpec:
 
 def _start_ticks(base: str, tick: str) -> int:
     price = {"BTC": 60_000, "ETH": 3_000}.get(base, 100)
-    return price * 10 ** _decimals(tick) // _units(tick)
+    ticks: int = price * 10 ** _decimals(tick) // _units(tick)  # `10 ** n` is typed Any
+    return ticks
 
 
 def instrument_row(spec: InstrumentSpec, list_time_ms: int) -> dict[str, object]:

@@ -9,27 +9,13 @@ from __future__ import annotations
 
 import attrs
 
+from rq_actors.config import FaultOptions  # config holds it: sim depends on config
+
+__all__ = ["FaultOptions", "SimOptions"]
+
 
 def _default_instruments() -> list[str]:
     return ["BTC-USDT-SWAP", "ETH-USDT-SWAP"]
-
-
-@attrs.define
-class FaultOptions:
-    """Random faults, all off by default; they use the same mechanisms as the manual controls."""
-
-    disconnect_every_s: float | None = None  # abrupt close of every connection, periodically
-    notice_every_s: float | None = None  # 64008 notice to every connection, periodically
-    notice_close_after_s: float = 60.0  # delay between a notice and the forced close
-    gap_prob: float = 0.0  # per book update: skipped on the wire for every connection
-    reset_every_s: float | None = None  # market seconds between sequence resets
-    bad_checksum_prob: float = 0.0  # per book update: wrong checksum on the wire
-    malformed_prob: float = 0.0  # per data frame: a truncated copy is sent before it
-    duplicate_prob: float = 0.0  # per data frame: sent twice
-    unknown_inst_prob: float = 0.0  # per trade push: an extra push for an unknown instId
-    pong_delay_s: float = 0.0  # delay before answering a text `ping`
-    rest_error_prob: float = 0.0  # per REST request: HTTP 500 / code 50001
-    rest_rate_limit: bool = False  # enforce OKX per-endpoint limits (code 50011, HTTP 429)
 
 
 @attrs.define

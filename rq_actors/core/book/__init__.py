@@ -1,7 +1,7 @@
 """The order-book core (SPEC §6): pure, synchronous, I/O-free; the actor is in `actors/book.py`.
 
 - `model`: the depth-limited L2 book (exact price keys, original level strings).
-- `parse`: one `books` data row → a validated `BookMessage`.
+- `parse`: one `books` data row → a validated `BookRow`.
 - `sequence`: the seqId/prevSeqId state machine (okx-protocol.md §3.3).
 - `sync`: model + sequence + crossed/checksum checks → what happened, and the gap record.
 - `recovery`: when to ask for a resubscribe (one per recovery, rate-limited, backoff).
@@ -9,15 +9,15 @@
 """
 
 from rq_actors.core.book.model import BookModel, LevelError, mid_price, prepare_levels
-from rq_actors.core.book.parse import BookMessage, MalformedRow, parse_row
+from rq_actors.core.book.parse import BookRow, MalformedRow, parse_row
 from rq_actors.core.book.record import encode_record, snapshot_record, verify_record
 from rq_actors.core.book.recovery import ResubscribeScheduler
 from rq_actors.core.book.sequence import SequenceTracker, Verdict
 from rq_actors.core.book.sync import BookSync, Outcome
 
 __all__ = [
-    "BookMessage",
     "BookModel",
+    "BookRow",
     "BookSync",
     "LevelError",
     "MalformedRow",

@@ -154,7 +154,8 @@ class _Side:
             return list(values[:n])
         if n <= 0:
             return []
-        return values[-n:][::-1]
+        best_first: list[Level] = values[-n:][::-1]  # sortedcontainers is untyped
+        return best_first
 
 
 class BookModel:

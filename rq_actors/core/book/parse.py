@@ -1,4 +1,4 @@
-"""Validate one `data` row of a `books` push into a `BookMessage` (okx-protocol.md §3.2).
+"""Validate one `data` row of a `books` push into a `BookRow` (okx-protocol.md §3.2).
 
 Pure. Anything that does not have the documented shape raises `MalformedRow` with a short
 reason; the actor quarantines the frame's raw text with it and keeps going (a skipped update
@@ -24,7 +24,7 @@ class MalformedRow(ValueError):
 
 
 @attrs.frozen(slots=True)
-class BookMessage:
+class BookRow:
     """One validated book message; levels are already validated and keyed."""
 
     action: Action
@@ -40,8 +40,8 @@ class BookMessage:
         return not self.bids and not self.asks
 
 
-def parse_row(row: Any, action: str) -> BookMessage:
-    """Turn one row of `data` into a `BookMessage`, or raise `MalformedRow`."""
+def parse_row(row: Any, action: str) -> BookRow:
+    """Turn one row of `data` into a `BookRow`, or raise `MalformedRow`."""
     if action not in ("snapshot", "update"):
         raise MalformedRow(f"unknown book action {action!r}")
     if not isinstance(row, dict):
@@ -61,7 +61,7 @@ def parse_row(row: Any, action: str) -> BookMessage:
         asks = prepare_levels(row["asks"], "asks")
     except LevelError as exc:
         raise MalformedRow(str(exc)) from None
-    return BookMessage(
+    return BookRow(
         action="snapshot" if action == "snapshot" else "update",
         bids=bids,
         asks=asks,

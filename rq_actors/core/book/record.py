@@ -11,9 +11,9 @@ from typing import Any
 import orjson
 
 from rq_actors.core.book.model import BookModel
+from rq_actors.core.meta import EXCHANGE, is_swap
 from rq_actors.core.okx.checksum import CHECKSUM_LEVELS, book_checksum
 from rq_actors.core.timefmt import iso_ms
-from rq_actors.io.vault.paths import EXCHANGE, is_swap
 
 
 def market_of(inst_id: str) -> str:

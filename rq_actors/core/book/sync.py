@@ -23,7 +23,7 @@ from typing import Any, Literal
 import attrs
 
 from rq_actors.core.book.model import BookModel
-from rq_actors.core.book.parse import BookMessage
+from rq_actors.core.book.parse import BookRow
 from rq_actors.core.book.record import snapshot_record
 from rq_actors.core.book.sequence import SequenceTracker, Verdict
 
@@ -73,7 +73,7 @@ class BookSync:
         """The book can be published: a snapshot was applied and nothing broke since."""
         return self.tracker.live
 
-    def on_message(self, msg: BookMessage) -> Outcome:
+    def on_message(self, msg: BookRow) -> Outcome:
         if self.recovering and msg.action != "snapshot":
             return Outcome("dropped")  # no re-reporting while recovering: no resubscribe storm
         verdict = self.tracker.observe(
@@ -140,16 +140,14 @@ class BookSync:
             gap_detected=gap_detected,
         )
 
-    def _accept(self, msg: BookMessage, changed: bool) -> None:
+    def _accept(self, msg: BookRow, changed: bool) -> None:
         self.ts_ms = msg.ts_ms
         self.seq_id = msg.seq_id
         self.prev_seq_id = msg.prev_seq_id
         if changed:
             self.version += 1
 
-    def _fault(
-        self, msg: BookMessage, reason: str, *, checksum_mismatch: str | None = None
-    ) -> Outcome:
+    def _fault(self, msg: BookRow, reason: str, *, checksum_mismatch: str | None = None) -> Outcome:
         # Faults only happen while live or on a snapshot, so there is a book to record.
         gap_record = self._record(msg.ts_ms, msg.seq_id, msg.prev_seq_id, True)
         self.model.clear()
@@ -160,7 +158,7 @@ class BookSync:
             "fault", fault=reason, gap_record=gap_record, checksum_mismatch=checksum_mismatch
         )
 
-    def _check_checksum(self, msg: BookMessage) -> str | None:
+    def _check_checksum(self, msg: BookRow) -> str | None:
         # 0 means "not provided" (OKX pins it to 0 since 2026-06-23): never a mismatch.
         if msg.checksum == 0 or self.checksum_policy == "off":
             return None

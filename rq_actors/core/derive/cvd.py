@@ -146,6 +146,7 @@ class CvdCalculator:
         for t in trades:
             ts = t.ts_ms
             tid = t.trade_id
+            # the acceptance prelude, inlined for speed: `common.accept_trade` is the rule
             if ts <= cur_ts and (ts < cur_ts or tid <= cur_id):
                 skipped += 1
                 continue

@@ -45,6 +45,7 @@ def decimal_to_scaled(d: Decimal, dp: int) -> int:
         raise ValueError(f"not a finite number: {d!r}")
     mantissa = int("".join(map(str, digits))) if digits else 0
     shift = exp + dp
+    value: int  # `10**shift` is typed Any (a negative power would be a float); it is not here
     if shift >= 0:
         value = mantissa * 10**shift
     else:

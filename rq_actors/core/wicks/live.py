@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from rq_actors.core.wicks import records as rec
-from rq_actors.core.wicks.model import Wick, WickSnapshot
+from rq_actors.core.wicks.model import TouchVariant, Wick, WickSnapshot, WickStatus, make_wick
+from rq_actors.core.wicks.state import WickState
+from rq_actors.errors import IncompatibleState
 
 
 class Live:
@@ -25,12 +27,12 @@ class Live:
     def __init__(self, wick: Wick, expires_ms: int) -> None:
         self.wick = wick
         self.expires_ms = expires_ms
-        self.status = "untouched"  # → "touched" | "expired"
+        self.status: WickStatus = "untouched"
         self.near_ms: int | None = None
         self.touched_ms: int | None = None
         self.trade_id: int | None = None
         self.touch_price: int | None = None
-        self.variant: str | None = None  # known at the close of the touching minute
+        self.variant: TouchVariant | None = None  # known at the close of the touching minute
 
 
 def active_record(live: Live, extreme: int | None, fmt: rec.Formatter) -> dict[str, Any]:
@@ -67,3 +69,37 @@ def snapshot(live: Live) -> WickSnapshot:
         touched_ms=live.touched_ms,
         touch_price=live.touch_price,
     )
+
+
+def saved(live: Live, extreme: int | None) -> WickState:
+    """The persisted form of a retained (untouched or touched) wick; `extreme` is kept only
+    while untouched."""
+    if live.status == "expired":
+        raise ValueError(f"wick {live.wick.id} has expired: it is not part of the state")
+    w = live.wick
+    return WickState(
+        tf=w.tf,
+        side=w.side,
+        open_ms=w.open_ms,
+        tip=w.tip,
+        base=w.base,
+        status=live.status,
+        extreme=extreme if live.status == "untouched" else None,
+        near_ms=live.near_ms,
+        touched_ms=live.touched_ms,
+        trade_id=live.trade_id,
+        touch_price=live.touch_price,
+        variant=live.variant,
+    )
+
+
+def restored(inst_id: str, entry: WickState, expiry_ms: int) -> Live:
+    """`saved` reversed (the wick's invariants are checked again)."""
+    w = make_wick(inst_id, entry.tf, entry.open_ms, entry.side, entry.tip, entry.base)
+    live = Live(w, w.created_ms + expiry_ms)
+    live.status = entry.status
+    live.near_ms, live.touched_ms, live.trade_id = entry.near_ms, entry.touched_ms, entry.trade_id
+    live.touch_price, live.variant = entry.touch_price, entry.variant
+    if live.status == "touched" and (live.touched_ms is None or live.touch_price is None):
+        raise IncompatibleState(f"wick state: touched wick {w.id} has no touch")
+    return live

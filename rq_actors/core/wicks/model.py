@@ -19,8 +19,12 @@ from rq_actors.core.derive.common import timeframe_minutes
 from rq_actors.core.derive.exact import fmt_scaled  # one canonical decimal text everywhere
 from rq_actors.core.timefmt import MS_PER_MINUTE, iso_s
 
-Side = Literal["upper", "lower"]
-SIDE_RANK: dict[str, int] = {"upper": 0, "lower": 1}
+WickSide = Literal["upper", "lower"]
+SIDE_RANK: dict[WickSide, int] = {"upper": 0, "lower": 1}
+# `expired` is reached only in memory: a state file holds untouched and touched wicks
+WickStatus = Literal["untouched", "touched", "expired"]
+TouchVariant = Literal["tip_exact", "swept", "broken"]
+WickEventKind = Literal["created", "touched", "near_miss", "expired"]
 
 
 class OffGridPrice(ValueError):
@@ -66,7 +70,7 @@ def ticks_to_price(ticks: int, tick: Decimal) -> str:
     return fmt_scaled(ticks * mantissa, -exp)
 
 
-def wick_id(inst_id: str, tf: str, open_ms: int, side: Side) -> str:
+def wick_id(inst_id: str, tf: str, open_ms: int, side: WickSide) -> str:
     return f"{inst_id}:{tf}:{iso_s(open_ms)}:{side}"
 
 
@@ -79,7 +83,7 @@ class Wick:
     inst_id: str
     tf: str
     tf_ms: int
-    side: Side
+    side: WickSide
     open_ms: int
     created_ms: int
     tip: int
@@ -93,7 +97,7 @@ class Wick:
         return (self.created_ms, self.tf_ms, SIDE_RANK[self.side])
 
 
-def make_wick(inst_id: str, tf: str, open_ms: int, side: Side, tip: int, base: int) -> Wick:
+def make_wick(inst_id: str, tf: str, open_ms: int, side: WickSide, tip: int, base: int) -> Wick:
     """Build a wick, checking the invariants the tracker relies on."""
     tf_ms = timeframe_ms(tf)
     if open_ms % tf_ms:
@@ -125,7 +129,7 @@ class WickSnapshot:
 
     id: str
     tf: str
-    side: Side
+    side: WickSide
     open_ms: int
     created_ms: int
     tip: int

@@ -15,15 +15,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from rq_actors.core.derive.exact import fmt_scaled
 from rq_actors.core.timefmt import iso_ms, iso_s
-from rq_actors.core.wicks.model import Side, Wick, fmt_scaled, price_to_ticks
+from rq_actors.core.wicks.model import Wick, WickEventKind, WickSide, price_to_ticks
 
 _CACHE_LIMIT = 1 << 16
 
 FILL_DP = 4
 
 # Rank of each event kind among events with the same event time (see `tracker`).
-KIND_RANK: dict[str, int] = {"touched": 0, "expired": 1, "created": 2, "near_miss": 3}
+KIND_RANK: dict[WickEventKind, int] = {"touched": 0, "expired": 1, "created": 2, "near_miss": 3}
 
 
 class Formatter:
@@ -72,14 +73,14 @@ class Formatter:
         return text
 
 
-def tip_distance(side: Side, tip: int, extreme: int | None) -> int | None:
+def tip_distance(side: WickSide, tip: int, extreme: int | None) -> int | None:
     """Ticks between the tip and the closest price seen (None if no price seen yet)."""
     if extreme is None:
         return None
     return tip - extreme if side == "upper" else extreme - tip
 
 
-def fill_fraction(side: Side, tip: int, base: int, extreme: int | None) -> str:
+def fill_fraction(side: WickSide, tip: int, base: int, extreme: int | None) -> str:
     """`clamp((extreme − base) / (tip − base), 0, 1)` (mirrored for lower), see module doc."""
     if extreme is None:
         return "0"
@@ -103,7 +104,7 @@ def identity(w: Wick, fmt: Formatter) -> dict[str, Any]:
 
 
 def event_record(
-    kind: str, event_ms: int, w: Wick, fmt: Formatter, fields: dict[str, Any]
+    kind: WickEventKind, event_ms: int, w: Wick, fmt: Formatter, fields: dict[str, Any]
 ) -> dict[str, Any]:
     """`{"event_time_utc", "event", <identity>, <event fields>}` in that key order."""
     return {"event_time_utc": iso_ms(event_ms), "event": kind, **identity(w, fmt), **fields}

@@ -34,11 +34,12 @@ from typing import Any, Literal
 
 import attrs
 
+from rq_actors.core.derive.exact import fmt_scaled
 from rq_actors.core.timefmt import MS_PER_MINUTE, iso_s, parse_iso_ms
 from rq_actors.core.wicks.model import (
     SIDE_RANK,
+    WickSide,
     WickSnapshot,
-    fmt_scaled,
     parse_tick,
     price_to_ticks,
     ticks_to_price,
@@ -56,7 +57,7 @@ _STRENGTH_RANK = {"VERY_HIGH": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3}
 class Signal:
     id: str
     tf: str
-    side: str
+    side: WickSide
     open_ms: int
     created_ms: int
     tip: str

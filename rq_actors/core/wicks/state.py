@@ -1,6 +1,9 @@
 """Persisted tracker state: everything a resumed tracker needs to emit exactly the events an
 uninterrupted one would.
 
+The tracker exports a `TrackerState` value (prices in ticks) and restores from one; this module
+only converts that value to and from its JSON document, so it knows nothing of the tracker.
+
 Shape (a JSON document; prices are canonical decimal strings, times are int ms):
 `{"kind": "wicks", "version", "instId", "tickSz", "expiry_hours", "near_ticks",
   "last_ts_ms", "last_trade_id", "minute", "wicks"}`
@@ -17,135 +20,179 @@ change meanings (rebuild from the vault instead).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, get_args
 
-from rq_actors.core.timefmt import MS_PER_MINUTE
-from rq_actors.core.wicks.live import Live
-from rq_actors.core.wicks.model import make_wick
-from rq_actors.core.wicks.records import price_or_none
-from rq_actors.core.wicks.tracker import WickTracker
+import attrs
+
+from rq_actors.core.wicks.model import TouchVariant, WickSide
+from rq_actors.core.wicks.records import Formatter, price_or_none
+from rq_actors.errors import IncompatibleState
 
 KIND = "wicks"
 VERSION = 1
-_STATUSES = ("untouched", "touched")
+SavedStatus = Literal["untouched", "touched"]  # expired wicks are not kept
+_STATUSES: tuple[SavedStatus, ...] = get_args(SavedStatus)
 
 
-def tracker_state(t: WickTracker) -> dict[str, Any]:
-    minute = t._minute()
-    last_ts, last_id = t.cursor if t.cursor is not None else (-1, -1)
+@attrs.frozen
+class TrackerSettings:
+    """What a state must have been written with to be restored (its header)."""
+
+    inst_id: str
+    tick_sz: str  # canonical text of the tick size
+    expiry_hours: int
+    near_ticks: int
+
+
+@attrs.frozen
+class MinuteState:
+    """The open 1m minute's start and high/low/close (ticks)."""
+
+    start_ms: int
+    high: int
+    low: int
+    close: int
+
+
+@attrs.frozen
+class WickState:
+    """One retained wick: identity, tracking state and (untouched) closest price, in ticks."""
+
+    tf: str
+    side: WickSide
+    open_ms: int
+    tip: int
+    base: int
+    status: SavedStatus
+    extreme: int | None
+    near_ms: int | None
+    touched_ms: int | None
+    trade_id: int | None
+    touch_price: int | None
+    variant: TouchVariant | None
+
+
+@attrs.frozen
+class TrackerState:
+    settings: TrackerSettings
+    cursor: tuple[int, int] | None
+    minute: MinuteState | None
+    wicks: tuple[WickState, ...]
+
+
+def to_json(state: TrackerState, fmt: Formatter) -> dict[str, Any]:
+    last_ts, last_id = state.cursor if state.cursor is not None else (-1, -1)
+    minute = state.minute
     return {
-        **_header(t),
+        **_header(state.settings),
         "last_ts_ms": last_ts,
         "last_trade_id": str(last_id),
         "minute": None
         if minute is None
         else {
-            "start_ms": minute[0],
-            "high": t.fmt.price(minute[1]),
-            "low": t.fmt.price(minute[2]),
-            "close": t.fmt.price(minute[3]),
+            "start_ms": minute.start_ms,
+            "high": fmt.price(minute.high),
+            "low": fmt.price(minute.low),
+            "close": fmt.price(minute.close),
         },
-        "wicks": [_wick_state(t, lv) for lv in t.live_wicks()],
+        "wicks": [_wick_json(w, fmt) for w in state.wicks],
     }
 
 
-def restore_into(t: WickTracker, state: Mapping[str, Any]) -> None:
-    """Load `state` into a fresh tracker built from the current configuration."""
-    if t.cursor is not None or t.live_wicks() or t.pending():
-        raise ValueError("restore needs a fresh tracker")
-    check_compatible(state, t)
-    _fill(t, state)
+def from_json(doc: Mapping[str, Any], expected: TrackerSettings, fmt: Formatter) -> TrackerState:
+    """Parse `doc`, refusing (`IncompatibleState`) a state written with other settings than
+    `expected`, or one that cannot be read."""
+    check_compatible(doc, expected)
+    try:
+        return _parse(doc, expected, fmt)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IncompatibleState(
+            f"wick state for {expected.inst_id} is unreadable ({exc!r}); rebuild from the vault"
+        ) from exc
 
 
-def check_compatible(state: Mapping[str, Any], tracker: WickTracker) -> None:
-    """Raise unless `state` was written by a tracker with `tracker`'s instrument and settings."""
-    for key, value in _header(tracker).items():
-        if state.get(key) != value:
-            raise ValueError(
-                f"wick state for {tracker.inst_id}: {key} is {state.get(key)!r}, expected "
+def _parse(doc: Mapping[str, Any], expected: TrackerSettings, fmt: Formatter) -> TrackerState:
+    last_ts, last_id = int(doc["last_ts_ms"]), int(doc["last_trade_id"])
+    minute = doc.get("minute")
+    return TrackerState(
+        settings=expected,
+        cursor=None if last_ts < 0 else (last_ts, last_id),
+        minute=None
+        if minute is None
+        else MinuteState(
+            int(minute["start_ms"]),
+            _ticks(fmt, minute["high"]),
+            _ticks(fmt, minute["low"]),
+            _ticks(fmt, minute["close"]),
+        ),
+        wicks=tuple(_wick_from_json(entry, fmt) for entry in doc["wicks"]),
+    )
+
+
+def check_compatible(doc: Mapping[str, Any], expected: TrackerSettings) -> None:
+    """Raise unless `doc` was written by a tracker with the `expected` instrument and settings."""
+    for key, value in _header(expected).items():
+        if doc.get(key) != value:
+            raise IncompatibleState(
+                f"wick state for {expected.inst_id}: {key} is {doc.get(key)!r}, expected "
                 f"{value!r}; rebuild from the vault"
             )
 
 
-def _header(t: WickTracker) -> dict[str, Any]:
+def _header(s: TrackerSettings) -> dict[str, Any]:
     return {
         "kind": KIND,
         "version": VERSION,
-        "instId": t.inst_id,
-        "tickSz": t.fmt.price(1),
-        "expiry_hours": t.expiry_hours,
-        "near_ticks": t.near_ticks,
+        "instId": s.inst_id,
+        "tickSz": s.tick_sz,
+        "expiry_hours": s.expiry_hours,
+        "near_ticks": s.near_ticks,
     }
 
 
-def _wick_state(t: WickTracker, lv: Live) -> dict[str, Any]:
-    w = lv.wick
+def _wick_json(w: WickState, fmt: Formatter) -> dict[str, Any]:
     return {
         "tf": w.tf,
         "side": w.side,
         "open_ms": w.open_ms,
-        "tip": t.fmt.price(w.tip),
-        "base": t.fmt.price(w.base),
-        "status": lv.status,
-        "extreme": price_or_none(t.extreme_of(lv), t.fmt) if lv.status == "untouched" else None,
-        "near_miss_ms": lv.near_ms,
-        "touched_ms": lv.touched_ms,
-        "trade_id": None if lv.trade_id is None else str(lv.trade_id),
-        "touch_price": price_or_none(lv.touch_price, t.fmt),
-        "variant": lv.variant,
+        "tip": fmt.price(w.tip),
+        "base": fmt.price(w.base),
+        "status": w.status,
+        "extreme": price_or_none(w.extreme, fmt) if w.status == "untouched" else None,
+        "near_miss_ms": w.near_ms,
+        "touched_ms": w.touched_ms,
+        "trade_id": None if w.trade_id is None else str(w.trade_id),
+        "touch_price": price_or_none(w.touch_price, fmt),
+        "variant": w.variant,
     }
 
 
-def _fill(t: WickTracker, state: Mapping[str, Any]) -> None:
-    last_ts, last_id = int(state["last_ts_ms"]), int(state["last_trade_id"])
-    t.cursor = None if last_ts < 0 else (last_ts, last_id)
-    minute = state.get("minute")
-    if minute is not None:
-        t._restore_minute(
-            int(minute["start_ms"]),
-            _ticks(t, minute["high"]),
-            _ticks(t, minute["low"]),
-            _ticks(t, minute["close"]),
-        )
-    lives: list[Live] = []
-    extremes: dict[str, int | None] = {}
-    for entry in state["wicks"]:
-        w = make_wick(
-            t.inst_id,
-            str(entry["tf"]),
-            int(entry["open_ms"]),
-            entry["side"],
-            _ticks(t, entry["tip"]),
-            _ticks(t, entry["base"]),
-        )
-        lv = Live(w, w.created_ms + t.expiry_ms)
-        status = entry["status"]
-        if status not in _STATUSES:
-            raise ValueError(f"wick state: {w.id} has status {status!r}")
-        lv.status = status
-        lv.near_ms = _opt_int(entry.get("near_miss_ms"))
-        lv.touched_ms = _opt_int(entry.get("touched_ms"))
-        lv.trade_id = _opt_int(entry.get("trade_id"))
-        lv.touch_price = (
-            None if entry.get("touch_price") is None else _ticks(t, entry["touch_price"])
-        )
-        lv.variant = entry.get("variant")
-        if status == "touched" and (lv.touched_ms is None or lv.touch_price is None):
-            raise ValueError(f"wick state: touched wick {w.id} has no touch")
-        extreme = entry.get("extreme")
-        extremes[w.id] = None if extreme is None else _ticks(t, extreme)
-        lives.append(lv)
-    pending = [lv for lv in lives if lv.status == "touched" and lv.variant is None]
-    start = None if minute is None else int(minute["start_ms"])
-    for lv in pending:  # a pending touch belongs to the open minute, or it could never resolve
-        assert lv.touched_ms is not None
-        if start is None or not start <= lv.touched_ms < start + MS_PER_MINUTE:
-            raise ValueError(f"wick state: {lv.wick.id} touch is pending outside the open minute")
-    t._restore_wicks(lives, extremes)
+def _wick_from_json(entry: Mapping[str, Any], fmt: Formatter) -> WickState:
+    status = entry["status"]
+    if status not in _STATUSES:
+        raise IncompatibleState(f"wick state: a {entry.get('tf')} wick has status {status!r}")
+    return WickState(
+        tf=str(entry["tf"]),
+        side=entry["side"],
+        open_ms=int(entry["open_ms"]),
+        tip=_ticks(fmt, entry["tip"]),
+        base=_ticks(fmt, entry["base"]),
+        status=status,
+        extreme=_opt_ticks(fmt, entry.get("extreme")),
+        near_ms=_opt_int(entry.get("near_miss_ms")),
+        touched_ms=_opt_int(entry.get("touched_ms")),
+        trade_id=_opt_int(entry.get("trade_id")),
+        touch_price=_opt_ticks(fmt, entry.get("touch_price")),
+        variant=entry.get("variant"),
+    )
 
 
-def _ticks(t: WickTracker, text: Any) -> int:
-    return t.fmt.ticks(str(text))
+def _ticks(fmt: Formatter, text: Any) -> int:
+    return fmt.ticks(str(text))
+
+
+def _opt_ticks(fmt: Formatter, text: Any) -> int | None:
+    return None if text is None else _ticks(fmt, text)
 
 
 def _opt_int(value: Any) -> int | None:

@@ -47,18 +47,23 @@ queue in creation order. So a trade costs O(log n + events), whatever the number
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+import attrs
 from sortedcontainers import SortedList
 
 from rq_actors.core.timefmt import MS_PER_HOUR, MS_PER_MINUTE
 from rq_actors.core.wicks import records as rec
+from rq_actors.core.wicks import state as wstate
 from rq_actors.core.wicks.extremes import RunningExtreme
-from rq_actors.core.wicks.live import Live, active_record, snapshot
-from rq_actors.core.wicks.model import Wick, WickSnapshot, parse_tick
+from rq_actors.core.wicks.live import Live, active_record, restored, saved, snapshot
+from rq_actors.core.wicks.model import Wick, WickEventKind, WickSnapshot, parse_tick
 from rq_actors.core.wicks.records import KIND_RANK
+from rq_actors.core.wicks.state import MinuteState, TrackerSettings, TrackerState, WickState
+from rq_actors.core.wicks.tips import pop_ge, pop_le
+from rq_actors.errors import IncompatibleState
 from rq_actors.messages import Trade
 
 _Event = tuple[int, int, tuple[int, int, int], dict[str, Any]]
@@ -241,23 +246,23 @@ class WickTracker:
         self._lo.push(price)
         near = self.near_ticks
         # upper: near-miss or touch when tip ≤ price + near; touch when tip ≤ price
-        far_hits = _pop_le(self._far["upper"], price + near)
+        far_hits = pop_le(self._far["upper"], price + near)
         for _, wid in far_hits:
             live = self._live[wid]
             if live.wick.tip <= price:
                 self._touch(live, ts_ms, trade_id, price)
             else:
                 self._near_miss(live, ts_ms, trade_id, price, events)
-        for _, wid in _pop_le(self._near["upper"], price):
+        for _, wid in pop_le(self._near["upper"], price):
             self._touch(self._live[wid], ts_ms, trade_id, price)
         # lower: the mirror image
-        for _, wid in _pop_ge(self._far["lower"], price - near):
+        for _, wid in pop_ge(self._far["lower"], price - near):
             live = self._live[wid]
             if live.wick.tip >= price:
                 self._touch(live, ts_ms, trade_id, price)
             else:
                 self._near_miss(live, ts_ms, trade_id, price, events)
-        for _, wid in _pop_ge(self._near["lower"], price):
+        for _, wid in pop_ge(self._near["lower"], price):
             self._touch(self._live[wid], ts_ms, trade_id, price)
 
     def _touch(self, live: Live, ts_ms: int, trade_id: int, price: int) -> None:
@@ -281,7 +286,12 @@ class WickTracker:
         self._emit(events, "near_miss", ts_ms, live, fields)
 
     def _emit(
-        self, events: list[_Event], kind: str, at_ms: int, live: Live, fields: dict[str, Any]
+        self,
+        events: list[_Event],
+        kind: WickEventKind,
+        at_ms: int,
+        live: Live,
+        fields: dict[str, Any],
     ) -> None:
         w = live.wick
         record = rec.event_record(kind, at_ms, w, self.fmt, fields)
@@ -324,26 +334,61 @@ class WickTracker:
 
     # ---------------------------------------------------------------- state
 
+    def settings(self) -> TrackerSettings:
+        return TrackerSettings(self.inst_id, self.fmt.price(1), self.expiry_hours, self.near_ticks)
+
+    def export_state(self) -> TrackerState:
+        """Everything a resumed tracker needs (see `rq_actors.core.wicks.state`)."""
+        minute = (
+            None
+            if self._m_start is None
+            else MinuteState(self._m_start, self._m_high, self._m_low, self._m_close)
+        )
+        return TrackerState(
+            self.settings(),
+            self.cursor,
+            minute,
+            tuple(saved(lv, self.extreme_of(lv)) for lv in self._by_age),
+        )
+
+    def restore_state(self, state: TrackerState) -> None:
+        """Resume from `export_state()` of a tracker with the same instrument and settings (this
+        one must be fresh). Raises `IncompatibleState` for a state that cannot be resumed."""
+        if self.cursor is not None or self._live:
+            raise ValueError("restore needs a fresh tracker")
+        if state.settings != self.settings():
+            raise IncompatibleState(
+                f"wick state for {self.inst_id} was written with {state.settings}, expected "
+                f"{self.settings()}; rebuild from the vault"
+            )
+        lives = [self._live_from(entry, state.minute) for entry in state.wicks]
+        self.cursor = state.cursor
+        if state.minute is not None:
+            m = state.minute
+            self._m_start, self._m_high, self._m_low, self._m_close = attrs.astuple(m)
+        self._restore_wicks(
+            lives, {lv.wick.id: e.extreme for lv, e in zip(lives, state.wicks, strict=True)}
+        )
+
     def state(self) -> dict[str, Any]:
-        """The persisted state (JSON-ready; see `rq_actors.core.wicks.state`)."""
-        from rq_actors.core.wicks.state import tracker_state  # state.py builds on this module
+        """The persisted state as a JSON-ready document."""
+        return wstate.to_json(self.export_state(), self.fmt)
 
-        return tracker_state(self)
+    def restore(self, doc: Mapping[str, Any]) -> None:
+        """`restore_state` from a `state()` document (`IncompatibleState`: rebuild instead)."""
+        self.restore_state(wstate.from_json(doc, self.settings(), self.fmt))
 
-    def restore(self, state: dict[str, Any]) -> None:
-        """Resume from `state()` of a tracker with the same instrument and settings (this one
-        must be fresh). Raises `ValueError` for an incompatible state: rebuild instead."""
-        from rq_actors.core.wicks.state import restore_into
-
-        restore_into(self, state)
-
-    def _restore_minute(self, start: int, high: int, low: int, close: int) -> None:
-        self._m_start, self._m_high, self._m_low, self._m_close = start, high, low, close
-
-    def _minute(self) -> tuple[int, int, int, int] | None:
-        if self._m_start is None:
-            return None
-        return (self._m_start, self._m_high, self._m_low, self._m_close)
+    def _live_from(self, entry: WickState, minute: MinuteState | None) -> Live:
+        lv = restored(self.inst_id, entry, self.expiry_ms)
+        if lv.status == "touched" and lv.variant is None:
+            # a pending touch belongs to the open minute, or it could never resolve
+            assert lv.touched_ms is not None
+            start = None if minute is None else minute.start_ms
+            if start is None or not start <= lv.touched_ms < start + MS_PER_MINUTE:
+                raise IncompatibleState(
+                    f"wick state: {lv.wick.id} touch is pending outside the open minute"
+                )
+        return lv
 
     def _restore_wicks(self, lives: list[Live], extremes: dict[str, int | None]) -> None:
         """Install restored wicks (any order); `extremes` holds each untouched wick's extreme."""
@@ -361,27 +406,3 @@ class WickTracker:
                 (his if w.side == "upper" else los).append((w.created_ms, extremes[w.id]))
         self._hi = RunningExtreme.from_values(his, highest=True)
         self._lo = RunningExtreme.from_values(los, highest=False)
-
-
-def _pop_le(sl: SortedList, bound: int) -> list[tuple[int, str]]:
-    """Remove and return the entries with tip ≤ bound (the lowest tips)."""
-    if not sl or sl[0][0] > bound:  # the usual case, cheaper than a bisect
-        return []
-    k = sl.bisect_left((bound + 1,))
-    if k == 0:
-        return []
-    hits = list(sl.islice(0, k))
-    del sl[:k]
-    return hits
-
-
-def _pop_ge(sl: SortedList, bound: int) -> list[tuple[int, str]]:
-    """Remove and return the entries with tip ≥ bound (the highest tips)."""
-    if not sl or sl[-1][0] < bound:  # the usual case, cheaper than a bisect
-        return []
-    k = sl.bisect_left((bound,))
-    if k == len(sl):
-        return []
-    hits = list(sl.islice(k))
-    del sl[k:]
-    return hits

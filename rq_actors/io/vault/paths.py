@@ -6,14 +6,10 @@ from pathlib import Path
 
 import attrs
 
+from rq_actors.core.meta import EXCHANGE, is_swap
 from rq_actors.core.timefmt import date_str, hour_str
 
-EXCHANGE = "okx"
-
-
-def is_swap(inst_id: str) -> bool:
-    """Perpetual swaps end in `-SWAP`; everything else captured here is spot."""
-    return inst_id.endswith("-SWAP")
+__all__ = ["EXCHANGE", "VaultPaths", "daily_file", "is_swap"]
 
 
 def daily_file(folder: Path, day: str) -> Path:

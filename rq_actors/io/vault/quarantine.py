@@ -6,21 +6,30 @@ Nothing else changes when a line is quarantined: capture keeps running (SPEC §5
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from rq_actors.core.timefmt import date_str, iso_ms
-from rq_actors.io.health import HealthReporter
 from rq_actors.io.vault.files import JsonlAppender
 from rq_actors.io.vault.paths import VaultPaths
+
+
+class QuarantineCounters(Protocol):
+    """Where a write is counted (an actor's `HealthReporter`): structural, so the vault layer
+    does not depend on the health module, which itself writes through the vault's files."""
+
+    last_error: str | None
+
+    def incr(self, counter: str, n: int = 1) -> None: ...
 
 
 class QuarantineLog:
     """One per instrument, shared by that instrument's actors (single-threaded: no interleaving).
 
     The file date is the event time when the input had a usable `ts`, else the wall clock (a
-    malformed frame has no event time).
+    malformed frame has no event time). No file stays open between writes: quarantined input is
+    rare, and the three actors sharing the log end in any order, so none has to close it.
     """
 
     def __init__(self, paths: VaultPaths, inst_id: str) -> None:
@@ -37,7 +46,7 @@ class QuarantineLog:
         *,
         ts_ms: int | None = None,
         kind: str = "rejected",
-        health: HealthReporter | None = None,
+        health: QuarantineCounters | None = None,
         **extra: Any,
     ) -> None:
         now_ms = int(time.time() * 1000)
@@ -56,6 +65,7 @@ class QuarantineLog:
                 self._paths.quarantine_file(self._inst_id, date_str(day_ms)),
                 [orjson.dumps(record)],
             )
+            self._out.close()
         except OSError as exc:
             # Disk full: the rejected input is dropped and counted; capture matters more, and
             # no caller (socket, book, trade writer) should fail or reconnect over it.

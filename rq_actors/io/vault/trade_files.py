@@ -12,13 +12,14 @@ import re
 from pathlib import Path
 
 from rq_actors.core.trades.record import TradeRecordError, decode_trade
+from rq_actors.errors import RqError
 from rq_actors.io.vault.files import last_line, repair_torn_tail
 from rq_actors.io.vault.paths import VaultPaths
 
 _DAY_FILE = re.compile(r"\d{4}-\d{2}-\d{2}\.jsonl")
 
 
-class TradeVaultError(Exception):
+class TradeVaultError(RqError):
     """The trade vault is damaged in a way a restart cannot repair by itself."""
 
 
