@@ -29,10 +29,10 @@ import orjson
 import trio
 from trio_websocket import open_websocket_url
 
-from rq_actors.actors.bus import LiveBus
 from rq_actors.config import parse_config
 from rq_actors.core.timefmt import iso_ms, iso_s
 from rq_actors.io.health import HealthLog
+from rq_actors.io.live_bus import LiveBus
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import LiveRecord
 from rq_actors.web.app import WebContext, create_app

@@ -20,6 +20,7 @@ import attrs
 import trio
 
 from rq_actors.config import SupervisorConfig
+from rq_actors.errors import RqError
 from rq_actors.io.health import HealthLog, HealthReporter
 
 
@@ -49,7 +50,7 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class GroupSetupError(Exception):
+class GroupSetupError(RqError):
     """The group cannot start (e.g. invalid instrument metadata). The message says why."""
 
 

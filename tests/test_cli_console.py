@@ -13,8 +13,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from rq_actors.commands.console import Console, startup_summary, status_line, web_address
 from rq_actors.config import parse_config
+from rq_actors.io.console import Console, startup_summary, status_line, web_address
 from rq_actors.messages import HealthReport
 
 INST = "BTC-USDT-SWAP"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from rq_actors.actors.bus import BusFull, LiveBus, publish_sinks
+from rq_actors.io.live_bus import BusFull, LiveBus, publish_sinks
 from rq_actors.io.metrics.sink import StreamSink
 from rq_actors.messages import LiveRecord
 
@@ -65,6 +65,8 @@ async def test_a_sink_publishes_what_it_appends_and_not_what_was_already_on_disk
         again = StreamSink(tmp_path / "cvd" / "1m", "window_start_utc")
         publish_sinks(bus, "cvd", "BTC-USDT-SWAP", {"1m": again})
         again.write(rows)
+        first.close()
+        again.close()
         seen = []
         while True:
             try:

@@ -16,11 +16,11 @@ import orjson
 import pytest
 import trio
 
-from rq_actors.actors.bus import LiveBus
 from rq_actors.actors.runner import run_live
 from rq_actors.commands.cli import main as rq_main
 from rq_actors.config import Config, parse_config
 from rq_actors.io.instruments import read_saved_meta
+from rq_actors.io.live_bus import LiveBus
 from rq_actors.io.metrics.jobs import make_job
 from rq_actors.io.metrics.signals_job import signals_dir
 from rq_actors.io.vault.load import iter_trades

@@ -23,9 +23,9 @@ import pytest
 import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
-from rq_actors.actors.bus import LiveBus
 from rq_actors.config import Config, WebConfig
 from rq_actors.core.timefmt import iso_s, parse_iso_ms
+from rq_actors.io.live_bus import LiveBus
 from rq_actors.io.metrics.signals_job import signals_dir
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import LiveRecord

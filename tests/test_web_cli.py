@@ -68,6 +68,12 @@ def test_rq_web_serves_a_vault_and_stops_on_sigint(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
+    with proc:
+        _serve_then_stop(proc)
+    assert proc.returncode == 0
+
+
+def _serve_then_stop(proc: subprocess.Popen[str]) -> None:
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()  # printed once the listener is up
@@ -79,11 +85,11 @@ def test_rq_web_serves_a_vault_and_stops_on_sigint(tmp_path: Path) -> None:
         assert httpx.get(f"{base}/api/health", timeout=10).json()["live"] is False
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=15)
+        assert code == 0, proc.stderr.read() if proc.stderr else ""
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert code == 0, proc.stderr.read() if proc.stderr else ""
 
 
 def test_rq_web_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:

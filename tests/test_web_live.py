@@ -16,9 +16,9 @@ import pytest
 import trio
 from trio_websocket import ConnectionRejected, open_websocket_url
 
-from rq_actors.actors.bus import LiveBus
 from rq_actors.config import Config, parse_config
 from rq_actors.io.health import HealthLog
+from rq_actors.io.live_bus import LiveBus
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import LiveRecord
 from rq_actors.web import server

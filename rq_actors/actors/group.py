@@ -16,7 +16,6 @@ from contextlib import asynccontextmanager
 import trio
 
 from rq_actors.actors.book import BookActor
-from rq_actors.actors.bus import LiveBus, publish_sinks
 from rq_actors.actors.derived import DerivedActor
 from rq_actors.actors.feed import LiveFeed
 from rq_actors.actors.hooks import GroupHooks
@@ -26,6 +25,7 @@ from rq_actors.actors.trade_writer import TradeWriterActor
 from rq_actors.config import Config
 from rq_actors.io.health import HealthLog, HealthReporter
 from rq_actors.io.instruments import InstrumentMetaError, load_instrument_meta
+from rq_actors.io.live_bus import LiveBus, publish_sinks
 from rq_actors.io.metrics.jobs import MetricJob, actor_kinds, actor_state_interval, make_job
 from rq_actors.io.rest import OkxRest
 from rq_actors.io.vault.paths import VaultPaths

@@ -9,10 +9,10 @@ from functools import partial
 import attrs
 import trio
 
-from rq_actors.actors.bus import LiveBus
 from rq_actors.actors.hooks import GroupHooks
 from rq_actors.config import Config
 from rq_actors.io.health import HealthLog
+from rq_actors.io.live_bus import LiveBus
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.supervisor import Supervisor
 
@@ -83,7 +83,7 @@ async def run_live(
         json_stderr = config.health.stderr and not human
         health_log = HealthLog(paths.health_log(), stderr=sys.stderr if json_stderr else None)
         if human:
-            from rq_actors.commands.console import Console, startup_summary
+            from rq_actors.io.console import Console, startup_summary
 
             console = Console(sys.stderr)
             console.print_lines(startup_summary(config, simulated=config.exchange.simulate))

@@ -32,7 +32,7 @@ def _load_or_exit(path: str) -> Config:
 
 
 def _add_version(parser: argparse.ArgumentParser) -> None:
-    from rq_actors.commands.console import package_version
+    from rq_actors.io.console import package_version
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
 

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 import trio
 
-from rq_actors.config import Config, ConfigError, WebConfig
+from rq_actors.config import Config, ConfigError, WebConfig, load_config
 
 EXIT_BAD_CONFIG = 2
 
@@ -45,10 +45,8 @@ def _web_config(config: Config, bind: str | None, port: int | None) -> Config:
 
 
 def _cmd_web(args: argparse.Namespace) -> int:
-    from rq_actors.commands.cli import _load_or_exit
-
     try:
-        config = _web_config(_load_or_exit(args.config), args.bind, args.port)
+        config = _web_config(load_config(args.config), args.bind, args.port)
     except ConfigError as exc:
         print(f"rq web: {exc}", file=sys.stderr)
         return EXIT_BAD_CONFIG

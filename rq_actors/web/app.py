@@ -25,9 +25,9 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from rq_actors.actors.bus import LiveBus
 from rq_actors.config import Config
 from rq_actors.core.timefmt import parse_iso_ms
+from rq_actors.io.live_bus import LiveBus
 from rq_actors.io.metrics.jobs import candle_timeframes
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.web import book_view, history

@@ -17,7 +17,7 @@ import orjson
 import trio
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from rq_actors.actors.bus import BusFull, LiveBus
+from rq_actors.io.live_bus import BusFull, LiveBus
 from rq_actors.messages import LiveRecord
 from rq_actors.web.auth import authorized, same_origin, trusted_host
 from rq_actors.web.health_view import WebStats

@@ -15,9 +15,9 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 from starlette.applications import Starlette
 
-from rq_actors.actors.bus import LiveBus
 from rq_actors.config import Config
 from rq_actors.io.health import HealthLog
+from rq_actors.io.live_bus import LiveBus
 from rq_actors.supervisor import describe_error
 from rq_actors.web.app import WebContext, create_app
 from rq_actors.web.health_view import LiveHealth

@@ -12,12 +12,12 @@ from typing import Any
 import orjson
 import trio
 
-from rq_actors.actors.bus import LiveBus
 from rq_actors.config import Config, parse_config
 from rq_actors.core.meta import InstrumentMeta
 from rq_actors.core.timefmt import MS_PER_MINUTE, iso_ms
 from rq_actors.core.trades.record import encode_trade
 from rq_actors.io.instruments import meta_to_doc
+from rq_actors.io.live_bus import LiveBus
 from rq_actors.io.metrics.batch import derive_instrument
 from rq_actors.io.metrics.signals_job import signals_dir
 from rq_actors.io.vault.files import atomic_write_json, iter_jsonl

@@ -31,7 +31,7 @@ import attrs
 from rq_actors.core.signals.context import MarketContext
 from rq_actors.core.timefmt import MS_PER_MINUTE, iso_ms, iso_s
 from rq_actors.core.wicks.live import Live, snapshot
-from rq_actors.core.wicks.model import SIDE_RANK, parse_tick, timeframe_ms
+from rq_actors.core.wicks.model import SIDE_RANK, parse_tick, timeframe_ms, touch_variant
 from rq_actors.core.wicks.records import Formatter, iso_ms_or_none, price_or_none
 from rq_actors.core.wicks.signals import Signal, find_hidden_signals
 
@@ -176,7 +176,7 @@ class SetupLifecycle:
         if live.touched_ms is not None and live.touched_ms <= as_of:
             variant = live.variant
             if variant is None and minute is not None:  # touched in the minute just closed
-                variant = _variant(sig.side, old.tip, minute)
+                variant = touch_variant(sig.side, old.tip, *minute)
             extra = {
                 "touched_at": iso_ms_or_none(live.touched_ms),
                 "touch_price": price_or_none(live.touch_price, self.fmt),
@@ -278,13 +278,3 @@ class _Emitter:
 def _order(sig: Signal) -> tuple[int, int, int]:
     """Wick order (creation time, shorter timeframe, upper before lower), as elsewhere."""
     return (sig.created_ms, timeframe_ms(sig.tf), SIDE_RANK[sig.side])
-
-
-def _variant(side: str, tip: int, minute: Minute) -> str:
-    """The touch variant from the touching minute's candle (the tracker's rule, SPEC §8.2)."""
-    high, low, close = minute
-    if side == "upper":
-        beyond, broken = high > tip, close > tip
-    else:
-        beyond, broken = low < tip, close < tip
-    return "broken" if broken else "swept" if beyond else "tip_exact"

@@ -35,7 +35,7 @@ import attrs
 
 from rq_actors.core.trades.backfill_plan import Fetched, aggregate_fills, drop_covered, uncovered
 from rq_actors.core.trades.sequencer import NO_WAIT, Released, TradeSequencer
-from rq_actors.messages import Trade
+from rq_actors.messages import HealthState, Trade
 
 # ~390 bytes per held trade (tracemalloc, CPython 3.11: the `Trade`, its px/sz strings, the
 # hold record and the dict slot): the default cap keeps held trades under ~80 MB however long a
@@ -87,7 +87,7 @@ class Count:
 
 @attrs.frozen
 class State:
-    state: str
+    state: HealthState
 
 
 @attrs.frozen

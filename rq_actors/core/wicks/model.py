@@ -31,6 +31,15 @@ class OffGridPrice(ValueError):
     """A price that is not a whole number of ticks (the instrument was re-ticked, or bad data)."""
 
 
+def touch_variant(side: str, tip: int, high: int, low: int, close: int) -> TouchVariant:
+    """SPEC §8.2, decided from the 1m candle that holds the touching trade."""
+    if side == "upper":
+        beyond, broken = high > tip, close > tip
+    else:
+        beyond, broken = low < tip, close < tip
+    return "broken" if broken else "swept" if beyond else "tip_exact"
+
+
 def timeframe_ms(tf: str) -> int:
     """`"1m"` → 60000, `"4h"` → 14400000. Timeframes divide a day, so every window starts on a
     minute boundary aligned to 00:00 UTC, which the touch-variant rule relies on (`tracker`)."""

@@ -59,7 +59,13 @@ from rq_actors.core.wicks import records as rec
 from rq_actors.core.wicks import state as wstate
 from rq_actors.core.wicks.extremes import RunningExtreme
 from rq_actors.core.wicks.live import Live, active_record, restored, saved, snapshot
-from rq_actors.core.wicks.model import Wick, WickEventKind, WickSnapshot, parse_tick
+from rq_actors.core.wicks.model import (
+    Wick,
+    WickEventKind,
+    WickSnapshot,
+    parse_tick,
+    touch_variant,
+)
 from rq_actors.core.wicks.records import KIND_RANK
 from rq_actors.core.wicks.state import MinuteState, TrackerSettings, TrackerState, WickState
 from rq_actors.core.wicks.tips import pop_ge, pop_le
@@ -184,11 +190,7 @@ class WickTracker:
         end = self._m_start + MS_PER_MINUTE
         for live in self._pending:
             w = live.wick
-            if w.side == "upper":
-                beyond, broken = self._m_high > w.tip, self._m_close > w.tip
-            else:
-                beyond, broken = self._m_low < w.tip, self._m_close < w.tip
-            live.variant = "broken" if broken else "swept" if beyond else "tip_exact"
+            live.variant = touch_variant(w.side, w.tip, self._m_high, self._m_low, self._m_close)
             self._emit(events, "touched", end, live, self._touched_fields(live))
         self._pending.clear()
         self._m_start = None

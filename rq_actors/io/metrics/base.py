@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from rq_actors.errors import RqError
 from rq_actors.io.metrics.sink import StreamSink
 from rq_actors.io.vault.files import atomic_write_json, read_json
 from rq_actors.messages import Trade
@@ -50,7 +51,7 @@ class Calculator(Protocol):
     def state(self) -> dict[str, Any]: ...
 
 
-class StateMismatch(Exception):
+class StateMismatch(RqError):
     """The saved state was made with other settings; `rq derive --rebuild` starts afresh."""
 
 

@@ -16,6 +16,7 @@ import attrs
 
 from rq_actors.config import Config
 from rq_actors.core.timefmt import iso_ms
+from rq_actors.errors import RqError
 from rq_actors.io.instruments import read_saved_meta
 from rq_actors.io.metrics.jobs import METRICS, MetricJob, enabled_kinds, make_job
 from rq_actors.io.metrics.replay import replay_vault
@@ -23,7 +24,7 @@ from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
 
 
-class DeriveError(Exception):
+class DeriveError(RqError):
     pass
 
 

@@ -23,11 +23,12 @@ from typing import Any
 import orjson
 
 from rq_actors.core.timefmt import date_str, parse_iso_ms
+from rq_actors.errors import RqError
 from rq_actors.io.vault.files import JsonlAppender, last_line, repair_torn_tail
 from rq_actors.io.vault.paths import daily_file
 
 
-class DerivedOutputError(Exception):
+class DerivedOutputError(RqError):
     """A derived output file holds a complete line that is not one of its records."""
 
 
