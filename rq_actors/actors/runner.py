@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from functools import partial
@@ -12,6 +13,7 @@ import trio
 from rq_actors.actors.bus import LiveBus
 from rq_actors.actors.testing_hooks import TestHooks
 from rq_actors.config import Config
+from rq_actors.io.alerts.notifiers import Notifier
 from rq_actors.io.health import HealthLog
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.supervisor import Supervisor
@@ -56,6 +58,14 @@ async def _stop_on_event(stop: trio.Event, supervisor: Supervisor) -> None:
     supervisor.request_shutdown()
 
 
+def _alert_notifiers(config: Config) -> list[Notifier]:
+    if not config.alerts.notifiers:
+        return []
+    from rq_actors.io.alerts.notifiers import build_notifiers
+
+    return build_notifiers(config.alerts, config.source, os.environ)
+
+
 async def run_live(
     config: Config,
     *,
@@ -74,6 +84,7 @@ async def run_live(
 
     hooks = hooks or TestHooks.from_env()
     bus = bus if bus is not None else LiveBus()
+    alert_notifiers = _alert_notifiers(config)  # before anything starts: a missing secret is exit 2
 
     async with trio.open_nursery() as nursery:
         if config.exchange.simulate:
@@ -82,6 +93,10 @@ async def run_live(
         health_log = HealthLog(
             paths.health_log(), stderr=sys.stderr if config.health.stderr else None
         )
+        if alert_notifiers:
+            from rq_actors.actors.alerts import run_alerts
+
+            await nursery.start(partial(run_alerts, config, bus, health_log, alert_notifiers))
         async with open_rest(config) as rest:
             supervisor = Supervisor(
                 config.instruments,

@@ -43,7 +43,11 @@ def run_main(argv: Sequence[str] | None = None) -> None:
     config = _load_or_exit(args.config)
     from rq_actors.actors.runner import run_live
 
-    trio.run(run_live, config)
+    try:
+        trio.run(run_live, config)
+    except ConfigError as exc:  # found only at start, e.g. an [alerts] secret's variable unset
+        print(f"rq-run: bad config: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_CONFIG) from None
     raise SystemExit(0)
 
 
