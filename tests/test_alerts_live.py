@@ -120,3 +120,35 @@ def test_missing_secret_variable_is_one_line_and_exit_2(tmp_path: Path) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "RQ_NOT_SET_TG" in lines[0] and "alerts.notifiers[0]" in lines[0]
     assert not (tmp_path / "vault").exists()  # nothing started
+
+
+async def test_rq_alerts_test_reports_what_each_receiver_answered(tmp_path: Path) -> None:
+    async with trio.open_nursery() as nursery:
+        rx: Receiver = await nursery.start(Receiver(Reply(200), Reply(401)).serve)
+        cfg = tmp_path / "alerts.toml"
+        cfg.write_text(
+            f'instruments = ["{INST}"]\n'
+            '[[alerts.notifiers]]\nkind = "webhook"\nurl_env = "RQ_T_URL"\n'
+            'secret_env = "RQ_T_KEY"\n'
+            '[[alerts.notifiers]]\nkind = "telegram"\nname = "phone"\ntoken_env = "RQ_T_TG"\n'
+            f'chat_id = "7"\napi_base = "{rx.base_url}"\n'
+        )
+        env = dict(os.environ, RQ_T_URL=f"{rx.base_url}/x", RQ_T_KEY="k" * 20, RQ_T_TG=SECRET)
+        with trio.fail_after(60):
+            proc = await trio.run_process(
+                [sys.executable, "-m", "rq_actors", "alerts", "test", str(cfg)],
+                env=env,
+                capture_stdout=True,
+                capture_stderr=True,
+                check=False,
+            )
+        nursery.cancel_scope.cancel()
+    out = proc.stdout.decode().splitlines()
+    assert (
+        proc.returncode == 1
+        and out[0] == "webhook: HTTP 200"
+        and out[1].startswith("phone: HTTP 401")
+    )
+    assert rx.requests[1].target == f"/bot{SECRET}/sendMessage"
+    assert "test alert" in rx.requests[0].json()["text"]
+    assert SECRET not in proc.stdout.decode() + proc.stderr.decode()

@@ -13,6 +13,7 @@ from typing import Any
 
 import trio
 
+from rq_actors.commands import alerts as alerts_cmd
 from rq_actors.config import Config, ConfigError, load_config
 
 EXIT_BAD_CONFIG = 2
@@ -247,6 +248,7 @@ _SUBCOMMANDS: list[Callable[[Any], None]] = [
     _add_derive,
     _add_retention,
     _add_signals,
+    alerts_cmd.add_parser,
 ]
 
 
