@@ -76,6 +76,13 @@ class _MarketRule:
         self._dashboard = dashboard
         self._joins: dict[str, _MinuteJoin] = {}
 
+    def on_candle(self, inst: str, minute: int, close: Decimal) -> Alert | None:
+        join = self._join(inst)
+        return self._judge(inst, minute, join.add(minute, close=close)) if join else None
+
+    def _judge(self, inst: str, minute: int, pair: tuple[Decimal, Decimal] | None) -> Alert | None:
+        raise NotImplementedError
+
     def _join(self, inst: str) -> _MinuteJoin | None:
         if not instrument_allowed(self._instruments, inst):
             return None
@@ -116,10 +123,6 @@ class VwapDeviationRule(_MarketRule):
         super().__init__(s.rate_limit, s.instruments, dashboard)
         self._s = s
         self._fired: dict[str, int] = {}  # inst → side of the last alert (+1 above, −1 below)
-
-    def on_candle(self, inst: str, minute: int, close: Decimal) -> Alert | None:
-        join = self._join(inst)
-        return self._judge(inst, minute, join.add(minute, close=close)) if join else None
 
     def on_vwap(self, inst: str, minute: int, rec: dict[str, Any]) -> Alert | None:
         raw = rec.get(f"vwap_{self._s.window}")
@@ -179,10 +182,6 @@ class CvdDivergenceRule(_MarketRule):
         self._label = f"{s.lookback_min}m"
         self._history: dict[str, deque[tuple[int, Decimal, Decimal]]] = {}
         self._episode: dict[str, str] = {}
-
-    def on_candle(self, inst: str, minute: int, close: Decimal) -> Alert | None:
-        join = self._join(inst)
-        return self._judge(inst, minute, join.add(minute, close=close)) if join else None
 
     def on_cvd(self, inst: str, minute: int, rec: dict[str, Any]) -> Alert | None:
         join = self._join(inst)
