@@ -32,9 +32,12 @@ def test_replay_keeps_what_each_notifier_still_owes(tmp_path: Path) -> None:
 
 def test_overflow_drops_the_oldest_and_counts_it(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.jsonl", ["a"], 3)
-    for n in range(5):
+    box.add(alert(0), 0)
+    in_flight = box.next_for("a")
+    for n in range(1, 5):
         box.add(alert(n), n)
     assert list(box.pending) == ["k2", "k3", "k4"] and box.overflow == {"a": 2}
+    assert in_flight is not None and in_flight.owed == set()  # its delivery lets go of it
     box.close()
     assert list(Outbox(tmp_path / "o.jsonl", ["a"], 3).pending) == ["k2", "k3", "k4"]
 

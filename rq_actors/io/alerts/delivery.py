@@ -82,7 +82,7 @@ class Delivery:
     async def _deliver(self, entry: Pending) -> None:
         name, key = self.notifier.name, entry.alert.key
         failures = 0
-        while True:
+        while name in entry.owed:  # an overflow may drop it while we wait to retry
             if self._wall_ms() - entry.created_ms > self._s.max_age_s * 1000:
                 self.health.incr("dropped_stale")
                 self._journal.done(key, name, "stale", None)

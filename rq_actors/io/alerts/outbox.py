@@ -94,6 +94,7 @@ class Outbox:
             for name in sorted(oldest.owed):
                 self.overflow[name] += 1
                 lines.append(self._done_line(oldest.alert.key, name, "overflow", None))
+            oldest.owed.clear()  # a delivery busy retrying it sees that and lets go
         entry = Pending(alert, created_ms, set(self._notifiers))
         lines.append(entry.add_line())
         self._write(lines)
