@@ -270,6 +270,19 @@ async def test_a_hanging_receiver_never_blocks_the_bus_and_overflow_is_counted(
         assert h.bus.published == 20
 
 
+async def test_a_malformed_record_is_counted_and_alerts_go_on(
+    tmp_path: Path, clock: MockClock
+) -> None:
+    broken = setup_record(0)
+    del broken.record["tip"]
+    async with receiving() as rx, running(tmp_path, rx, "webhook") as h:
+        h.bus.publish([broken, setup_record(1)])
+        (req,) = await rx.wait_for(1)
+        alerts = next(r for r in h.log.reporters if r.actor == "alerts")
+        assert alerts.counters["bad_records"] == 1 and alerts.restarts == 0
+    assert req.json()["fields"]["id"] == setup_record(1).record["id"]
+
+
 async def wait_until(condition: Any) -> None:
     # On trio's mock clock: the longest test needs ~3 min of retries; each poll costs the 50 ms
     # of real idle time the clock waits before it jumps, so a stuck test fails within ~25 s.

@@ -83,7 +83,15 @@ class AlertsActor:
     def _on_record(self, outbox: Outbox, item: LiveRecord) -> None:
         self._health.incr("records_in")
         self._health.observe_event_time(item.time_ms)
-        for alert in self._rules.feed(item):
+        try:
+            alerts = self._rules.feed(item)
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            # a record without the fields a rule reads (another writer's schema drift) must not
+            # stop alerts for everything else
+            self._health.incr("bad_records")
+            self._health.last_error = f"{item.kind}/{item.stream}: {describe_error(exc)}"
+            return
+        for alert in alerts:
             if outbox.add(alert, self._wall_ms()):
                 self._health.incr("alerts")
             else:
