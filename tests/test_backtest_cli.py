@@ -15,8 +15,7 @@ from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
 from rq_actors.sim.events import TradeGroup
 from rq_actors.sim.market import Market
-from tests.helpers.backtest import INST, T0, tape, write_vault
-from tests.test_backtest_vault import BASE, RULES, W2
+from tests.helpers.backtest import BASE, INST, RULES, T0, W2, tape, write_vault
 
 
 def _rq(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -10,20 +10,10 @@ import pytest
 from rq_actors.core.backtest.execution import ExecutionBook
 from rq_actors.core.backtest.options import Distance, ExitRules, OptionError, RuleSet
 from rq_actors.core.backtest.outcome import Outcome
-from rq_actors.core.backtest.setup import Setup
 from rq_actors.core.backtest.stats import edge, summarize, wilson
+from tests.helpers.backtest import make_setup
 
 TICK = Decimal("0.1")
-
-
-def _setup(seq: int, tip: int = 1000, fade: str = "short", until: int = 10_000) -> Setup:
-    return Setup(
-        seq=seq, group="signal", rules=0, id=f"w{seq}", inst_id="X-USDT-SWAP", tf="1m",
-        side="upper" if fade == "short" else "lower", fade=fade, as_of_ms=0, created_ms=0,  # type: ignore[arg-type]
-        tip=tip, base=tip - 2 if fade == "short" else tip + 2, size_ticks=2, age_min=20,
-        tier="WATCH", strength="LOW", touched_surrounding=10, surrounding=12,
-        median_size_ticks="3", price=tip - 5, distance_ticks=5, order_until_ms=until,
-    )  # fmt: skip
 
 
 def _play(book: ExecutionBook, trades: list[tuple[int, int]]) -> list[Outcome]:
@@ -39,15 +29,15 @@ def test_no_overlap_skips_a_setup_while_one_is_alive() -> None:
         book = ExecutionBook(
             [ExitRules(stop=Distance(Decimal(3), "t"), no_overlap=no_overlap)], TICK
         )
-        book.place(_setup(1))
-        book.place(_setup(2))
+        book.place(make_setup(1))
+        book.place(make_setup(2))
         got = _play(book, [(1, 1001), (2, 990)])  # both fill at 1000; target 997 reached through
         assert [o.status for o in got] == want
 
 
 def test_the_fill_trade_itself_can_stop_the_position() -> None:
     book = ExecutionBook([ExitRules(stop=Distance(Decimal(2), "t"))], TICK)
-    book.place(_setup(1))
+    book.place(make_setup(1))
     (o,) = _play(book, [(1, 1005), (2, 1000)])  # a sweep to 1005: filled at 1000, stop at 1002
     assert (o.reason, o.entry, o.exit_px, o.pnl_ticks, o.fill_ms, o.exit_ms) == (
         "stop", 1000, 1005, -5, 1, 1,
@@ -56,18 +46,18 @@ def test_the_fill_trade_itself_can_stop_the_position() -> None:
 
 def test_an_order_past_its_time_is_cancelled_before_the_trade_could_fill_it() -> None:
     book = ExecutionBook([ExitRules()], TICK)
-    book.place(_setup(1, until=100))
+    book.place(make_setup(1, until=100))
     (o,) = _play(book, [(50, 990), (101, 1010)])
     assert o.status == "unfilled"
     book = ExecutionBook([ExitRules()], TICK)
-    book.place(_setup(1, until=100))
+    book.place(make_setup(1, until=100))
     (o,) = _play(book, [(50, 990), (100, 1010), (200, 1010)])  # at the limit instant: still valid
     assert o.status == "filled"
 
 
 def test_an_open_position_at_the_end_is_marked_not_counted() -> None:
     book = ExecutionBook([ExitRules()], TICK)
-    book.place(_setup(1))
+    book.place(make_setup(1))
     (o,) = _play(book, [(1, 1001), (2, 998)])
     assert (o.status, o.reason, o.exit_px) == ("open_at_end", "end_of_data", 998)
     s = summarize([o])
@@ -77,7 +67,7 @@ def test_an_open_position_at_the_end_is_marked_not_counted() -> None:
 def test_target_in_wick_sizes_and_r() -> None:
     rules = ExitRules(stop=Distance(Decimal("1.5"), "w"), target=Distance(Decimal(2), "R"))
     book = ExecutionBook([rules], TICK)
-    book.place(_setup(1))  # size 2: stop 3 ticks, target 6 ticks
+    book.place(make_setup(1))  # size 2: stop 3 ticks, target 6 ticks
     (o,) = _play(book, [(1, 1001), (2, 993)])
     assert (o.stop_ticks, o.target_ticks, o.reason, o.exit_px) == (3, 6, "target", 994)
 
@@ -103,7 +93,7 @@ def test_edge_needs_the_interval_above_zero() -> None:
     book = ExecutionBook([ExitRules(maker_fee_bps=Decimal(0))], TICK)
     wins = []
     for i in range(30):
-        book.place(attrs.evolve(_setup(i + 1), as_of_ms=i * 10, order_until_ms=i * 10 + 5))
+        book.place(attrs.evolve(make_setup(i + 1), as_of_ms=i * 10, order_until_ms=i * 10 + 5))
         book.on_trade(i * 10 + 1, 1001)
         book.on_trade(i * 10 + 2, 989)
     wins = sorted(book.outcomes, key=lambda o: o.setup.seq)

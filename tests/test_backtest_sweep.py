@@ -11,8 +11,7 @@ from rq_actors.core.backtest.engine import BacktestEngine
 from rq_actors.core.backtest.options import Distance, ExitRules, OptionError, RuleSet
 from rq_actors.core.backtest.outcome import Outcome
 from rq_actors.core.backtest.sweep import expand, parse_sweep, study
-from tests.helpers.backtest import META, random_walk
-from tests.test_backtest_execution import _setup
+from tests.helpers.backtest import META, make_setup, random_walk
 
 BASE_RULES = RuleSet(age_min=3, age_max=12, min_touched_surrounding=2, surround_minutes=8)
 BASE_EXITS = ExitRules(stop=Distance(Decimal(6), "t"))
@@ -58,7 +57,7 @@ def test_every_point_of_one_replay_equals_its_own_replay() -> None:
 
 
 def _won(seq: int, rules: int, as_of: int, bps: int) -> Outcome:
-    s = attrs.evolve(_setup(seq), rules=rules, as_of_ms=as_of)
+    s = attrs.evolve(make_setup(seq), rules=rules, as_of_ms=as_of)
     return Outcome(
         s, 0, "filled", fill_ms=as_of, entry=1000, exit_ms=as_of + 1, exit_px=990,
         reason="target", pnl_ticks=10, pnl_quote=Decimal(bps), pnl_bps=bps * 10**4,

@@ -20,26 +20,8 @@ from typing import Any
 
 from rq_actors.core.backtest.outcome import Outcome
 from rq_actors.io.backtest.run import BacktestResult, run_backtest
-from tests.helpers.backtest import INST, T0, tape, write_vault
+from tests.helpers.backtest import BASE, INST, RULES, T0, W1, W2, tape, write_vault
 
-BASE = [
-    ["100.0", "101.0", "100.0"],
-    ["100.0", "101.2", "100.0"],
-    ["99.0", "99.2", "99.0"],
-    ["98.5"],
-    ["98.5"],
-]
-W1 = f"{INST}:1m:2025-12-14T11:01:00Z:upper"
-W2 = f"{INST}:1m:2025-12-14T11:02:00Z:upper"
-RULES = {
-    "age_min": 2,
-    "age_max": 10,
-    "min_touched_surrounding": 1,
-    "surround_minutes": 5,
-    "stop": "5t",
-    "target": "1R",
-    "baselines": False,
-}
 MIN = 60_000
 
 

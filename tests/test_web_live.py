@@ -180,15 +180,15 @@ async def test_web_task_restarts_after_failure_and_reports_it(
     async with trio.open_nursery() as nursery:
         nursery.start_soon(lambda: server.run_web(config, None, log, on_started=started.append))
         with trio.fail_after(10):
-            while not log.latest or log.latest[("-", "web")].restarts == 0:
+            while not log.latest or log.latest[("*", "web")].restarts == 0:
                 await trio.sleep(0.01)
-        report = log.latest[("-", "web")]
+        report = log.latest[("*", "web")]
         assert report.state in ("restarting", "starting") and "Error" in (report.last_error or "")
         taken.close()  # the port comes free: the next attempt serves
         with trio.fail_after(10):
             while not started:
                 await trio.sleep(0.01)
-        assert log.latest[("-", "web")].state == "running"
+        assert log.latest[("*", "web")].state == "running"
         async with httpx.AsyncClient(base_url=started[0][0]) as client:
             assert (await client.get("/api/meta")).status_code == 200
         nursery.cancel_scope.cancel()

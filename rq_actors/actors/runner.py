@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from functools import partial
@@ -11,6 +12,7 @@ import trio
 
 from rq_actors.actors.hooks import GroupHooks
 from rq_actors.config import Config
+from rq_actors.io.alerts.notifiers import Notifier
 from rq_actors.io.health import HealthLog
 from rq_actors.io.live_bus import LiveBus
 from rq_actors.io.vault.paths import VaultPaths
@@ -56,6 +58,14 @@ async def _stop_on_event(stop: trio.Event, supervisor: Supervisor) -> None:
     supervisor.request_shutdown()
 
 
+def _alert_notifiers(config: Config) -> list[Notifier]:
+    if not config.alerts.notifiers:
+        return []
+    from rq_actors.io.alerts.notifiers import build_notifiers
+
+    return build_notifiers(config.alerts, config.source, os.environ)
+
+
 async def run_live(
     config: Config,
     *,
@@ -74,6 +84,7 @@ async def run_live(
 
     hooks = hooks or GroupHooks()
     bus = bus if bus is not None else LiveBus()
+    alert_notifiers = _alert_notifiers(config)  # before anything starts: a missing secret is exit 2
 
     async with trio.open_nursery() as nursery:
         if config.exchange.simulate:
@@ -93,6 +104,10 @@ async def run_live(
             from rq_actors.web.server import run_web
 
             nursery.start_soon(run_web, config, bus, health_log)
+        if alert_notifiers:
+            from rq_actors.actors.alerts import run_alerts
+
+            await nursery.start(partial(run_alerts, config, bus, health_log, alert_notifiers))
         async with open_rest(config) as rest:
             supervisor = Supervisor(
                 config.instruments,

@@ -14,6 +14,7 @@ from typing import Any
 
 import trio
 
+from rq_actors.commands import alerts as alerts_cmd
 from rq_actors.commands import backtest
 from rq_actors.commands import web as _web
 from rq_actors.commands.boundary import (
@@ -80,6 +81,12 @@ def run_main(argv: Sequence[str] | None = None) -> None:
             config = attrs.evolve(
                 config, health=attrs.evolve(config.health, log_format=args.log_format)
             )
+        if config.alerts.notifiers:  # a missing secret: one line before anything is created
+            import os
+
+            from rq_actors.io.alerts.notifiers import read_secrets
+
+            read_secrets(config.alerts, config.source, os.environ)
         check_vault_writable(config.vault_root, config.source)
         from rq_actors.actors.runner import run_live
         from rq_actors.actors.testing_hooks import TestHooks  # RQ_TEST_CRASH, for the chaos test
@@ -316,6 +323,7 @@ _SUBCOMMANDS: list[Callable[[Any], None]] = [
     _add_signals,
     backtest.add_parser,
     _web.add_parser,
+    alerts_cmd.add_parser,
 ]
 
 

@@ -60,7 +60,7 @@ async def run_web(
     on_started: Callable[[list[str]], None] | None = None,
 ) -> None:
     """The supervised web task of `rq-run`: serve, and on failure report, back off, restart."""
-    reporter = health_log.reporter("web", "-")
+    reporter = health_log.reporter("web", "*")
     ctx = WebContext(config, LiveHealth(health_log), bus)
     backoff = BACKOFF_INITIAL_S
     while True:

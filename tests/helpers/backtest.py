@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from rq_actors.config import Config, parse_config
+from rq_actors.core.backtest.setup import Setup
 from rq_actors.core.meta import InstrumentMeta
 from rq_actors.core.timefmt import MS_PER_MINUTE
 from rq_actors.core.trades.record import encode_trade
@@ -105,3 +106,34 @@ def planted_walk(
             side = "buy" if rng.random() < 0.5 else "sell"
             out.append(Trade(INST, len(out) + 1, ts, side, f"{ticks // 10}.{ticks % 10}", "1"))  # type: ignore[arg-type]
     return out
+
+
+# A hand-checked tape: 1m candles of a few trades each (prices), and its rules
+BASE = [
+    ["100.0", "101.0", "100.0"],
+    ["100.0", "101.2", "100.0"],
+    ["99.0", "99.2", "99.0"],
+    ["98.5"],
+    ["98.5"],
+]
+W1 = f"{INST}:1m:2025-12-14T11:01:00Z:upper"
+W2 = f"{INST}:1m:2025-12-14T11:02:00Z:upper"
+RULES = {
+    "age_min": 2,
+    "age_max": 10,
+    "min_touched_surrounding": 1,
+    "surround_minutes": 5,
+    "stop": "5t",
+    "target": "1R",
+    "baselines": False,
+}
+
+
+def make_setup(seq: int, tip: int = 1000, fade: str = "short", until: int = 10_000) -> Setup:
+    return Setup(
+        seq=seq, group="signal", rules=0, id=f"w{seq}", inst_id="X-USDT-SWAP", tf="1m",
+        side="upper" if fade == "short" else "lower", fade=fade, as_of_ms=0, created_ms=0,  # type: ignore[arg-type]
+        tip=tip, base=tip - 2 if fade == "short" else tip + 2, size_ticks=2, age_min=20,
+        tier="WATCH", strength="LOW", touched_surrounding=10, surrounding=12,
+        median_size_ticks="3", price=tip - 5, distance_ticks=5, order_until_ms=until,
+    )  # fmt: skip

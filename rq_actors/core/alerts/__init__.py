@@ -1,0 +1,1 @@
+"""Alert rules (issue #12): pure decisions on the live record stream; no I/O, no clocks."""

@@ -1,0 +1,1 @@
+"""Alert delivery (issue #12): the persisted outbox, the notifiers and the retry loop."""
