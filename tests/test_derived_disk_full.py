@@ -88,3 +88,24 @@ async def test_disk_full_on_outputs_is_retried_in_place(
         for p in sorted((tmp_path / "live" / "derived").rglob("*.jsonl"))
     }
     assert got == want
+
+
+async def test_any_other_os_error_reaches_the_supervisor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = _vault(tmp_path / "live")
+
+    def broken_write(self: StreamSink, items):  # type: ignore[no-untyped-def]
+        raise OSError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(StreamSink, "write", broken_write)
+    config = parse_config({"instruments": [INST], "vault": {"root": str(tmp_path / "live")}})
+    feed = LiveFeed("cvd")
+    await feed.aclose()
+    health = null_reporter("cvd", INST)
+    actor = DerivedActor(
+        INST, lambda: [make_job("cvd", config, META, paths)], feed, paths, health, coalesce_s=0
+    )
+    with pytest.raises(PermissionError):  # not retried in place: a restart (and its limit) decides
+        await actor.run()
+    assert health.counters.get("errors", 0) == 0

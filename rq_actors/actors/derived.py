@@ -9,6 +9,7 @@ the channel. Overlap is harmless: the calculators skip anything at or before the
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable, Sequence
 
 import trio
@@ -21,6 +22,7 @@ from rq_actors.io.metrics.replay import replay_vault
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
 
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})  # write errors worth waiting out
 _DISK_RETRY_INITIAL_S = 0.5
 _DISK_RETRY_MAX_S = 30.0
 
@@ -52,6 +54,8 @@ class DerivedActor:
                 await self._run_once()
                 return
             except OSError as exc:
+                if exc.errno not in _DISK_FULL:
+                    raise  # not the disk filling up: the supervisor's restart policy decides
                 # A full disk is not this actor's bug: a supervisor restart would do the same
                 # (rebuild from the saved state, repair from the outputs, catch up from the
                 # vault) but count against the group's limit, and a long full disk would then

@@ -34,6 +34,7 @@ from rq_actors.core.wicks.live import Live, snapshot
 from rq_actors.core.wicks.model import SIDE_RANK, parse_tick, timeframe_ms, touch_variant
 from rq_actors.core.wicks.records import Formatter, iso_ms_or_none, price_or_none
 from rq_actors.core.wicks.signals import Signal, find_hidden_signals
+from rq_actors.errors import IncompatibleState
 
 EventKind = Literal["appeared", "tier_changed", "touched", "invalidated", "expired"]
 Minute = tuple[int, int, int]  # high, low, close of the 1m candle ending at `as_of` (ticks)
@@ -213,7 +214,7 @@ class SetupLifecycle:
 
     def _restore(self, state: Mapping[str, Any]) -> None:
         if state["finders"] != self._settings():
-            raise ValueError(f"finder settings changed (saved {state['finders']})")
+            raise IncompatibleState(f"finder settings changed (saved {state['finders']})")
         for doc in state["setups"]:
             fields = dict(doc)
             tip, base, expires = (

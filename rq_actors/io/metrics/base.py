@@ -65,9 +65,11 @@ def mismatch(kind: str, path: Path, exc: Exception) -> StateMismatch:
 def restored(kind: str, path: Path, make: Callable[[dict[str, Any] | None], T], rebuild: bool) -> T:
     """`make(saved state)` (None when rebuilding or never saved), or `StateMismatch`."""
     state = None if rebuild else read_json(path)
+    if state is None:  # nothing saved to blame: any error is the config's or a bug, said as such
+        return make(None)
     try:
         return make(state)
-    except (ValueError, KeyError) as exc:
+    except (ValueError, KeyError) as exc:  # IncompatibleState, or a saved state that is garbled
         raise mismatch(kind, path, exc) from exc
 
 
