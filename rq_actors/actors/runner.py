@@ -37,7 +37,7 @@ async def start_simulator(nursery: trio.Nursery, config: Config) -> Config:
         speed=config.simulator.speed,
         start_ms=config.simulator.start_ms,
         faults=config.simulator.faults,
-        record_limit=200_000,  # the demo may run for days: keep the truth bounded
+        record_limit=0,  # nothing reads the demo's truth; it may run for days at a flat RSS
     )
     sim = await nursery.start(Simulator(opts).serve)
     return with_simulator_urls(config, sim.ws_public_url, sim.ws_business_url, sim.rest_url)

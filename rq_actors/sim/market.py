@@ -38,7 +38,14 @@ class Market:
         checksums: bool = False,
         maker_changes_per_s: float = 30.0,
         vol_scale: float = 1.0,
+        id_origin: int | None = None,
     ) -> None:
+        """`id_origin` (default: `start_ms` in µs) is added to trade ids and both sequence numbers.
+
+        A market started later (a restart with the same seed) begins above every id an earlier
+        one published, as long as that one used fewer than 1000 ids per real ms: ~50 fills per
+        market second make that true below speed ~2000.
+        """
         self.spec: InstrumentSpec = spec_for(inst_id)
         self.inst_id = inst_id
         self.now_ms = start_ms
@@ -56,9 +63,11 @@ class Market:
         self._asks = BookSide(1, self.spec.px, self._sz)
         rng = self._rng
         self._fair = self.spec.price_ticks * (1 + rng.uniform(-0.01, 0.01)) + 0.5
-        self._next_trade_id = rng.randint(1_000_000_000, 2_000_000_000)
-        self._trade_seq = rng.randint(1 << 33, 1 << 35)
-        self._min_seq = rng.randint(1 << 36, 1 << 38)
+        origin = start_ms * 1000 if id_origin is None else id_origin
+        # Seeded offsets keep instruments apart and stay the same when the simulator restarts.
+        self._next_trade_id = origin + rng.randint(1_000_000_000, 2_000_000_000)
+        self._trade_seq = origin + rng.randint(1 << 33, 1 << 35)
+        self._min_seq = origin + rng.randint(1 << 36, 1 << 38)
         self._reset_pending = False
         self._burst_until = 0
         self._next_burst_at = start_ms + int(rng.expovariate(1 / _BURST_MEAN_GAP_MS))
