@@ -182,6 +182,10 @@ class SupervisorConfig:
 class HealthConfig:
     interval_s: float = attrs.field(default=5, validator=_positive)
     stderr: bool = True
+    # a `running` actor whose lag (now − newest event handled) passes this reports `lagging`
+    lagging_after_s: float = attrs.field(default=30, validator=_positive)
+    # below this much free space on the vault's disk, the `process` health line warns
+    min_free_mb: int = attrs.field(default=1024, validator=_at_least(0))
 
 
 @attrs.frozen

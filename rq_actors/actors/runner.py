@@ -13,6 +13,7 @@ from rq_actors.actors.bus import LiveBus
 from rq_actors.actors.testing_hooks import TestHooks
 from rq_actors.config import Config
 from rq_actors.io.health import HealthLog
+from rq_actors.io.vault.lock import VaultLock
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.supervisor import Supervisor
 
@@ -75,12 +76,15 @@ async def run_live(
     hooks = hooks or TestHooks.from_env()
     bus = bus if bus is not None else LiveBus()
 
-    async with trio.open_nursery() as nursery:
+    # One writer per vault: a second rq-run raises VaultLocked here, before anything starts.
+    async with VaultLock(config.vault_root, "rq-run"), trio.open_nursery() as nursery:
         if config.exchange.simulate:
             config = await start_simulator(nursery, config)
         paths = VaultPaths(config.vault_root)
         health_log = HealthLog(
-            paths.health_log(), stderr=sys.stderr if config.health.stderr else None
+            paths.health_log(),
+            stderr=sys.stderr if config.health.stderr else None,
+            lagging_after_ms=int(config.health.lagging_after_s * 1000),
         )
         async with open_rest(config) as rest:
             supervisor = Supervisor(

@@ -42,8 +42,13 @@ def run_main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     config = _load_or_exit(args.config)
     from rq_actors.actors.runner import run_live
+    from rq_actors.io.vault.lock import VaultLocked
 
-    trio.run(run_live, config)
+    try:
+        trio.run(run_live, config)
+    except VaultLocked as exc:
+        print(f"rq-run: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_CONFIG) from None
     raise SystemExit(0)
 
 
@@ -80,6 +85,7 @@ def _add_status(sub: Any) -> None:
 def _cmd_derive(args: argparse.Namespace) -> int:
     from rq_actors.io.metrics.batch import DeriveError, derive_instrument
     from rq_actors.io.metrics.jobs import KINDS, StateMismatch
+    from rq_actors.io.vault.lock import VaultLock, VaultLocked
 
     config = _load_or_exit(args.config)
     kinds = list(KINDS) if args.only is None else [k.strip() for k in args.only.split(",")]
@@ -91,20 +97,27 @@ def _cmd_derive(args: argparse.Namespace) -> int:
         )
         return EXIT_BAD_CONFIG
     insts = [args.instrument] if args.instrument else config.instruments
-    for inst in insts:
-        if _unknown_instrument("derive", config, inst):
-            return EXIT_BAD_CONFIG
-        try:
-            res = derive_instrument(
-                config, inst, kinds, rebuild=args.rebuild, progress=sys.stderr.isatty()
+    try:
+        lock = VaultLock(config.vault_root, "rq derive")
+        lock.acquire()  # a live rq-run writes the same derived files
+    except VaultLocked as exc:
+        print(f"rq derive: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    with lock:
+        for inst in insts:
+            if _unknown_instrument("derive", config, inst):
+                return EXIT_BAD_CONFIG
+            try:
+                res = derive_instrument(
+                    config, inst, kinds, rebuild=args.rebuild, progress=sys.stderr.isatty()
+                )
+            except (DeriveError, StateMismatch) as exc:
+                print(f"rq derive: {exc}", file=sys.stderr)
+                return 1
+            print(
+                f"{inst}: {res.trades_read} trades read, {res.records_written} records written "
+                f"in {res.seconds:.2f} s"
             )
-        except (DeriveError, StateMismatch) as exc:
-            print(f"rq derive: {exc}", file=sys.stderr)
-            return 1
-        print(
-            f"{inst}: {res.trades_read} trades read, {res.records_written} records written "
-            f"in {res.seconds:.2f} s"
-        )
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -32,8 +32,11 @@ class HealthLog:
         *,
         stderr: IO[str] | None = sys.stderr,
         rotate_bytes: int = 64 * 1024 * 1024,
+        lagging_after_ms: int | None = None,
     ) -> None:
+        """`lagging_after_ms`: a `running` actor whose lag passes it reports `lagging`."""
         self._path = path
+        self.lagging_after_ms = lagging_after_ms
         self._stderr = stderr
         self._rotate_bytes = rotate_bytes
         self._file: IO[bytes] | None = None
@@ -46,7 +49,7 @@ class HealthLog:
         self._file_retry = False
 
     def reporter(self, actor: str, inst_id: str) -> HealthReporter:
-        rep = HealthReporter(actor, inst_id, self)
+        rep = HealthReporter(actor, inst_id, self, lagging_after_ms=self.lagging_after_ms)
         self.reporters.append(rep)
         return rep
 
@@ -102,7 +105,11 @@ class HealthLog:
 class HealthReporter:
     """One actor's health: state, restarts, counters, lag and the last error.
 
-    `lag_ms` is wall-clock now minus the newest event time the actor handled (SPEC §9).
+    `lag_ms` is wall-clock now minus the newest event time the actor handled (SPEC §9). With
+    `lagging_after_ms`, an actor that says `running` is reported `lagging` while its lag is
+    above it, and `running` again once it is not (checked at every line, so at least every
+    `health.interval_s`); every other state the actor sets is reported as it is. `declared`
+    is what the actor itself said.
     """
 
     def __init__(
@@ -112,8 +119,11 @@ class HealthReporter:
         log: HealthLog | None,
         *,
         wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        lagging_after_ms: int | None = None,
     ) -> None:
         self.actor = actor
+        self.lagging_after_ms = lagging_after_ms
+        self.declared = "starting"
         self.inst_id = inst_id
         self._log = log
         self._wall_ms = wall_ms
@@ -131,9 +141,22 @@ class HealthReporter:
     def set_state(self, state: str) -> None:
         if state not in STATES:
             raise ValueError(f"unknown health state {state!r}")
-        if state != self.state or not self._emitted_start:
-            self.state = state
+        self.declared = state
+        shown = self._shown_state()
+        if shown != self.state or not self._emitted_start:
+            self.state = shown
             self.emit()
+
+    def _shown_state(self) -> str:
+        threshold = self.lagging_after_ms
+        if self.declared != "running" or threshold is None:
+            return self.declared
+        lag = self.lag_ms()
+        return "lagging" if lag is not None and lag > threshold else "running"
+
+    def set_counters(self, values: Mapping[str, int]) -> None:
+        """Counters owned elsewhere (a calculator's totals): replaced, not added to."""
+        self.counters.update(values)
 
     def error(self, text: str) -> None:
         """Record an error (the actor keeps its state) and emit a line at once."""
@@ -164,11 +187,31 @@ class HealthReporter:
 
     def emit(self) -> None:
         self._emitted_start = True
+        self.state = self._shown_state()
         report = self.snapshot()
         self.history.append(report)
         del self.history[:-50]
         if self._log is not None:
             self._log.write(report)
+
+
+def dropped_trade_counts(jobs: Iterable[object]) -> dict[str, int]:
+    """`{kind}_skipped|invalid|dropped`: what a derived actor's jobs did not use, for health.
+
+    Calculators count trades at or before their cursor (`skipped`, replays) and unusable prices
+    or sizes (`invalid`); the wick job counts trades it cannot place on the tick grid
+    (`dropped`). The totals are since the jobs were built (actor start or restart).
+    """
+    out: dict[str, int] = {}
+    for job in jobs:
+        kind = str(getattr(job, "kind", "job"))
+        for holder in (getattr(job, "calc", None), job):
+            for name in ("skipped", "invalid", "dropped"):
+                n = getattr(holder, name, None)
+                if isinstance(n, int) and not isinstance(n, bool):
+                    key = f"{kind}_{name}"
+                    out[key] = out.get(key, 0) + n
+    return out
 
 
 def null_reporter(actor: str = "test", inst_id: str = "TEST-USDT-SWAP") -> HealthReporter:
