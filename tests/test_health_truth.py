@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import orjson
 
-from rq_actors.io.health import HealthLog, HealthReporter, dropped_trade_counts
+from rq_actors.io.health import (
+    GcPauses,
+    HealthLog,
+    HealthReporter,
+    ProcessWatch,
+    dropped_trade_counts,
+    folder_bytes,
+)
 
 
 class _Wall:
@@ -87,3 +95,35 @@ def test_dropped_trade_counts_name_each_job_and_reason() -> None:
     rep.set_counters(dropped_trade_counts(jobs))
     rep.set_counters(dropped_trade_counts(jobs))  # totals are replaced, not added twice
     assert rep.counters["cvd_skipped"] == 3 and rep.counters["trades_in"] == 9
+
+
+def test_process_watch_reports_disk_rss_and_warns_when_low(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "f").write_bytes(b"x" * 3000)
+    (tmp_path / "g").write_bytes(b"y" * 500)
+    assert folder_bytes(tmp_path) == 3500
+    log = HealthLog(None, stderr=None)
+    roomy = ProcessWatch(tmp_path, log, interval_s=1, min_free_mb=0, freeze_after_s=None)
+    roomy.sample()
+    counters = roomy.reporter.counters
+    assert counters["disk_free_mb"] > 0 and counters["rss_kb"] > 1000
+    assert roomy.reporter.last_error is None and "low_disk_warnings" not in counters
+    free = counters["disk_free_mb"]
+    tight = ProcessWatch(tmp_path, log, interval_s=1, min_free_mb=free + 10**6)
+    tight.sample()
+    assert tight.reporter.counters["low_disk_warnings"] == 1
+    assert (tight.reporter.last_error or "").startswith("low disk")
+    tight._min_free_mb = 0  # room again: the warning clears
+    tight.sample()
+    assert tight.reporter.last_error is None
+
+
+def test_gc_pauses_are_counted_per_generation() -> None:
+    pauses = GcPauses()
+    pauses.install()
+    try:
+        gc.collect(2)
+    finally:
+        pauses.uninstall()
+    assert pauses.collections[2] >= 1 and pauses.max_us[2] > 0
+    assert pauses.take_window() > 0 and pauses.take_window() == 0

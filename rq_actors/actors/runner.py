@@ -12,7 +12,7 @@ import trio
 from rq_actors.actors.bus import LiveBus
 from rq_actors.actors.testing_hooks import TestHooks
 from rq_actors.config import Config
-from rq_actors.io.health import HealthLog
+from rq_actors.io.health import HealthLog, ProcessWatch
 from rq_actors.io.vault.lock import VaultLock
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.supervisor import Supervisor
@@ -86,6 +86,13 @@ async def run_live(
             stderr=sys.stderr if config.health.stderr else None,
             lagging_after_ms=int(config.health.lagging_after_s * 1000),
         )
+        watch = ProcessWatch(
+            paths.root,
+            health_log,
+            interval_s=config.health.interval_s,
+            min_free_mb=config.health.min_free_mb,
+        )
+        nursery.start_soon(watch.run)  # RSS, GC pauses, disk; freezes the start-up heap
         async with open_rest(config) as rest:
             supervisor = Supervisor(
                 config.instruments,

@@ -59,7 +59,8 @@ def liveness(
 ) -> str | None:
     """None when a live process is writing health lines; otherwise why the table is stale."""
     holder = read_holder(config.vault_root)
-    newest = max((_ts_ms(rec) for rec in latest.values()), default=None)
+    stamps = [ms for ms in (_ts_ms(rec) for rec in latest.values()) if ms is not None]
+    newest = max(stamps, default=None)
     age = "never" if newest is None else f"{max(0, now_ms - newest) / 1000:.0f} s ago"
     if holder is None:
         return f"no rq-run holds this vault (not running); newest health line {age}"

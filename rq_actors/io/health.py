@@ -3,6 +3,9 @@ every error and every `health.interval_s`, to stderr and to `logs/health.jsonl` 
 
 from __future__ import annotations
 
+import gc
+import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -16,6 +19,7 @@ from rq_actors.core.timefmt import iso_ms
 from rq_actors.io.vault.files import repair_torn_tail
 from rq_actors.messages import HealthReport
 
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 STATES = ("starting", "running", "lagging", "recovering", "restarting", "stopped", "failed")
 
 
@@ -217,3 +221,155 @@ def dropped_trade_counts(jobs: Iterable[object]) -> dict[str, int]:
 def null_reporter(actor: str = "test", inst_id: str = "TEST-USDT-SWAP") -> HealthReporter:
     """A reporter that writes nowhere (unit tests of actors)."""
     return HealthReporter(actor, inst_id, None)
+
+
+class GcPauses:
+    """Every garbage collection's wall time, from `gc.callbacks` (a collection stops the process).
+
+    `window_max_us` is the longest pause since the last `take_window()`; memory is constant.
+    """
+
+    def __init__(self) -> None:
+        self.collections = [0, 0, 0]
+        self.max_us = [0, 0, 0]
+        self.window_max_us = 0
+        self._start = 0.0
+
+    def install(self) -> None:
+        if self._on_gc not in gc.callbacks:
+            gc.callbacks.append(self._on_gc)
+
+    def uninstall(self) -> None:
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+            return
+        us = int((time.perf_counter() - self._start) * 1_000_000)
+        gen = info["generation"]
+        self.collections[gen] += 1
+        self.max_us[gen] = max(self.max_us[gen], us)
+        self.window_max_us = max(self.window_max_us, us)
+
+    def take_window(self) -> int:
+        us, self.window_max_us = self.window_max_us, 0
+        return us
+
+
+# Start-up (config, instrument metadata, restored calculator and wick state) leaves a large,
+# long-lived heap. Frozen, it is never scanned again, so a full collection only walks what was
+# made since; the higher first threshold makes the young collections rarer (a few per second).
+GC_THRESHOLDS = (20_000, 20, 50)
+
+
+def tune_gc() -> None:
+    """Collect and freeze the start-up heap, then set `GC_THRESHOLDS`. Once start-up is done."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+def folder_bytes(root: Path) -> int:
+    """Apparent size of every file under `root` (a walk: run it off the event loop)."""
+    total = 0
+    stack = [root]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue  # removed by retention mid-walk, or unreadable
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+            except OSError:
+                continue
+    return total
+
+
+class ProcessWatch:
+    """The `process` health line (instId `*`): RSS, GC pauses, free disk and vault size.
+
+    Every `interval_s` it sets counters `rss_kb`, `gc_gen{0,1,2}` (collections),
+    `gc_max_pause_us` (longest pause since the previous line), `gc_max_pause_us_gen2`,
+    `disk_free_mb` and, every `size_every` lines, `vault_mb`. Below `min_free_mb` free it warns
+    (`last_error`, counter `low_disk_warnings`) and says so again at every line until the disk
+    has room; the actors themselves already survive a full disk (docs/RELIABILITY.md).
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        log: HealthLog,
+        *,
+        interval_s: float,
+        min_free_mb: int,
+        size_every: int = 60,
+        freeze_after_s: float | None = 10.0,
+    ) -> None:
+        self.root = root
+        self.reporter = log.reporter("process", "*")
+        self.gc = GcPauses()
+        self._interval_s = interval_s
+        self._min_free_mb = min_free_mb
+        self._size_every = size_every
+        self._freeze_after_s = freeze_after_s
+
+    async def run(self) -> None:
+        import trio  # the shell's loop; the rest of this module has no trio
+
+        rep = self.reporter
+        self.gc.install()
+        rep.set_state("running")
+        ticks = 0
+        started = trio.current_time()
+        try:
+            while True:
+                if self._freeze_after_s is not None:
+                    if trio.current_time() - started >= self._freeze_after_s:
+                        tune_gc()
+                        rep.incr("gc_frozen", gc.get_freeze_count())
+                        self._freeze_after_s = None
+                if ticks % self._size_every == 0:
+                    size = await trio.to_thread.run_sync(folder_bytes, self.root)
+                    rep.set_counters({"vault_mb": size // 2**20})
+                self.sample()
+                ticks += 1
+                await trio.sleep(self._interval_s)
+        finally:
+            self.gc.uninstall()
+
+    def sample(self) -> None:
+        rep = self.reporter
+        counters = {
+            "rss_kb": _rss_kb(),
+            "gc_max_pause_us": self.gc.take_window(),
+            "gc_max_pause_us_gen2": self.gc.max_us[2],
+        }
+        counters.update({f"gc_gen{g}": n for g, n in enumerate(self.gc.collections)})
+        try:
+            free_mb = shutil.disk_usage(self.root).free // 2**20
+        except OSError:
+            free_mb = -1  # vault folder missing for a moment: no reading, no warning
+        counters["disk_free_mb"] = free_mb
+        rep.set_counters(counters)
+        if 0 <= free_mb < self._min_free_mb:
+            rep.incr("low_disk_warnings")
+            rep.error(
+                f"low disk: {free_mb} MB free under {self.root} "
+                f"(warning below [health] min_free_mb = {self._min_free_mb})"
+            )
+        elif rep.last_error is not None and rep.last_error.startswith("low disk"):
+            rep.last_error = None
+
+
+def _rss_kb() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * _PAGE // 1024
+    except OSError:
+        return 0
