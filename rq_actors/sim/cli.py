@@ -43,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--instruments", default="BTC-USDT-SWAP,ETH-USDT-SWAP", help="comma-separated instIds"
     )
     parser.add_argument("--speed", type=float, default=1.0, help="market time per real second")
+    parser.add_argument(
+        "--start-ms", type=int, metavar="MS", help="market time at start (default: the clock)"
+    )
     parser.add_argument("--trades-per-s", type=float, default=20.0)
     parser.add_argument(
         "--heartbeat",
@@ -81,6 +84,7 @@ def options_from_args(args: argparse.Namespace) -> SimOptions:
         heartbeat_s=args.heartbeat,
         nonzero_checksums=args.checksums,
         speed=args.speed,
+        start_ms=args.start_ms,
         idle_close_s=args.idle_close,
         # Only --record-dir reads the truth; without it none is kept, so memory stays flat.
         record_limit=args.record_limit if args.record_dir else 0,
