@@ -259,13 +259,17 @@ class GcPauses:
 
 
 # Start-up (config, instrument metadata, restored calculator and wick state) leaves a large,
-# long-lived heap. Frozen, it is never scanned again, so a full collection only walks what was
-# made since; the higher first threshold makes the young collections rarer (a few per second).
+# long-lived heap, and the wick window keeps growing one for `expiry_hours`. A frozen object is
+# never scanned again, so a full collection only walks what was made since the last freeze:
+# re-freezing every hour keeps that to an hour of wicks. The higher first threshold lets a
+# batch's short-lived objects die by refcount before a young collection looks at them.
+# The price: a cycle among frozen objects that dies later is never collected (acyclic garbage,
+# nearly all of it, is still freed at once by reference counting).
 GC_THRESHOLDS = (20_000, 20, 50)
 
 
 def tune_gc() -> None:
-    """Collect and freeze the start-up heap, then set `GC_THRESHOLDS`. Once start-up is done."""
+    """Collect what is not frozen, freeze the survivors, set `GC_THRESHOLDS`."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
@@ -295,8 +299,10 @@ class ProcessWatch:
     """The `process` health line (instId `*`): RSS, GC pauses, free disk and vault size.
 
     Every `interval_s` it sets counters `rss_kb`, `gc_gen{0,1,2}` (collections),
-    `gc_max_pause_us` (longest pause since the previous line), `gc_max_pause_us_gen2`,
-    `disk_free_mb` and, every `size_every` lines, `vault_mb`. Below `min_free_mb` free it warns
+    `gc_max_pause_us` (longest pause since the previous line), `gc_max_pause_us_gen{0,1,2}`
+    (longest ever, per generation),
+    `disk_free_mb`, `gc_frozen` and, every `size_every` lines, `vault_mb`; it runs `tune_gc`
+    `freeze_after_s` after start, then every `refreeze_every_s`. Below `min_free_mb` free it warns
     (`last_error`, counter `low_disk_warnings`) and says so again at every line until the disk
     has room; the actors themselves already survive a full disk (docs/RELIABILITY.md).
     """
@@ -310,6 +316,7 @@ class ProcessWatch:
         min_free_mb: int,
         size_every: int = 60,
         freeze_after_s: float | None = 10.0,
+        refreeze_every_s: float = 3600.0,
     ) -> None:
         self.root = root
         self.reporter = log.reporter("process", "*")
@@ -318,6 +325,7 @@ class ProcessWatch:
         self._min_free_mb = min_free_mb
         self._size_every = size_every
         self._freeze_after_s = freeze_after_s
+        self._refreeze_every_s = refreeze_every_s
 
     async def run(self) -> None:
         import trio  # the shell's loop; the rest of this module has no trio
@@ -326,14 +334,15 @@ class ProcessWatch:
         self.gc.install()
         rep.set_state("running")
         ticks = 0
-        started = trio.current_time()
+        next_freeze = None
+        if self._freeze_after_s is not None:
+            next_freeze = trio.current_time() + self._freeze_after_s
         try:
             while True:
-                if self._freeze_after_s is not None:
-                    if trio.current_time() - started >= self._freeze_after_s:
-                        tune_gc()
-                        rep.incr("gc_frozen", gc.get_freeze_count())
-                        self._freeze_after_s = None
+                if next_freeze is not None and trio.current_time() >= next_freeze:
+                    tune_gc()
+                    rep.set_counters({"gc_frozen": gc.get_freeze_count()})
+                    next_freeze += self._refreeze_every_s
                 if ticks % self._size_every == 0:
                     size = await trio.to_thread.run_sync(folder_bytes, self.root)
                     rep.set_counters({"vault_mb": size // 2**20})
@@ -348,9 +357,10 @@ class ProcessWatch:
         counters = {
             "rss_kb": _rss_kb(),
             "gc_max_pause_us": self.gc.take_window(),
-            "gc_max_pause_us_gen2": self.gc.max_us[2],
         }
-        counters.update({f"gc_gen{g}": n for g, n in enumerate(self.gc.collections)})
+        for gen in range(3):
+            counters[f"gc_gen{gen}"] = self.gc.collections[gen]
+            counters[f"gc_max_pause_us_gen{gen}"] = self.gc.max_us[gen]
         try:
             free_mb = shutil.disk_usage(self.root).free // 2**20
         except OSError:
