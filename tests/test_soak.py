@@ -21,6 +21,7 @@ def _rows(lags: list[float], *, mb_per_day: float, writer: str = "running") -> l
             "lag_s": lag,
             "writer": writer,
             "gc_pause_ms": 1.0,
+            "gc_cpu_ms": 0.5,
             "gc1_max_ms": 1.5,
             "gc2_max_ms": 2.0,
             "gen2": i,
