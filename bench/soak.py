@@ -59,6 +59,7 @@ def _start_sim(
     cmd = [
         sys.executable, "-m", "rq_actors", "sim", "--instruments", ",".join(insts),
         "--speed", str(args.speed), "--trades-per-s", str(args.trades_per_s),
+        "--book-interval-ms", str(args.book_interval_ms),
         "--start-ms", str(start_ms), "--history-limit", str(args.sim_history),
         "--seed", str(args.seed),
     ]  # fmt: skip
@@ -231,7 +232,13 @@ def run(args: argparse.Namespace, vault: Path) -> dict[str, Any]:
         code = _stop(pipeline, signal.SIGINT, 30)
         _stop(sim, signal.SIGINT, 10)
     result = summarize(sampler.rows, args)
-    result.update(rq_run_exit=code, instruments=len(insts), speed=args.speed)
+    result.update(
+        rq_run_exit=code,
+        instruments=len(insts),
+        speed=args.speed,
+        trades_per_s=args.trades_per_s,
+        book_interval_ms=args.book_interval_ms,
+    )
     if code not in (0, None):
         err = pipeline.stderr.read().decode()[-2000:] if pipeline.stderr else ""
         result.update(valid=False, why=f"rq-run exited {code}: {err}")
@@ -248,6 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--speed", type=float, default=20.0, help="market seconds per real second")
     p.add_argument("--instruments", type=int, default=2, help="BTC, ETH, then generated")
     p.add_argument("--trades-per-s", type=float, default=20.0, help="per instrument, market time")
+    p.add_argument("--book-interval-ms", type=int, default=100, help="market time")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--sample-s", type=float, default=5.0)
     p.add_argument("--warmup", type=float, default=0.25, help="fraction of the run ignored")

@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--trades-per-s", type=float, default=20.0)
     parser.add_argument(
+        "--book-interval-ms", type=int, default=100, metavar="MS", help="market ms between books"
+    )
+    parser.add_argument(
         "--heartbeat",
         type=float,
         default=60.0,
@@ -81,6 +84,7 @@ def options_from_args(args: argparse.Namespace) -> SimOptions:
         seed=args.seed,
         instruments=instruments,
         trades_per_s=args.trades_per_s,
+        book_interval_ms=args.book_interval_ms,
         heartbeat_s=args.heartbeat,
         nonzero_checksums=args.checksums,
         speed=args.speed,
