@@ -39,6 +39,7 @@ async def start_simulator(nursery: trio.Nursery, config: Config) -> Config:
         start_ms=config.simulator.start_ms,
         faults=config.simulator.faults,
         record_limit=0,  # nothing reads the demo's truth; it may run for days at a flat RSS
+        history_limit=50_000,  # ~17 market minutes of REST history, ~13 MB per instrument
     )
     sim = await nursery.start(Simulator(opts).serve)
     return with_simulator_urls(config, sim.ws_public_url, sim.ws_business_url, sim.rest_url)
