@@ -1,348 +1,279 @@
-"""Soak run: the whole live pipeline in process against the embedded simulator, for N minutes.
+"""Soak run: `rq sim` and `rq-run` in their own processes; the pipeline's RSS, CPU, lag and GC.
 
-    python -m bench.soak --minutes 30              # defaults: speed 120, 2 instruments
+    python -m bench.soak --minutes 60 --speed 40                 # 2 instruments
+    python -m bench.soak --minutes 10 --speed 4 --instruments 50 # 50 generated instIds
 
-Not part of CI. It runs `rq_actors.actors.runner.run_live` (simulator, supervisor, every actor, the
-real vault on disk) with `simulator.speed` high, so hours of market time pass in minutes, and
-every `--sample-s` seconds samples:
-- RSS of this process (`/proc/self/statm`);
-- per actor, the newest health line of `vault/logs/health.jsonl`: state, restarts, errors and
-  the processing lag (below);
-- the depth of every channel of each instrument group: the trade writer's and the book's
-  inboxes and the three derived feeds. The health log carries no queue depths, so they are read
-  from the channels themselves (`statistics().current_buffer_used`), found by wrapping
-  `rq_actors.actors.group.build_group`.
+Not part of CI. The simulator runs as `rq sim` (its memory is its own, bounded by
+`--history-limit`; it keeps no truth), `rq-run` runs against it with a fresh vault, and every
+`--sample-s` the script samples `rq-run` only:
+- RSS and CPU (psutil, children excluded);
+- from `logs/health.jsonl`: every actor's state and `lag_ms`, and the `process` line's GC
+  counters (`gc_max_pause_us` since the previous line, collections per generation) and RSS.
 
-Lag: an actor's `lag_ms` is wall clock minus the newest event time it handled, which means
-nothing when market time runs at 120×. The simulator is started `--behind-h` hours in the past
-so event time is always behind the wall clock; then the newest event time is `ts − lag_ms` of
-the health line and the processing lag in market time is `market_time(ts) − newest_event`
-(market time read from the simulator itself), shown in wall-clock milliseconds (divided by the
-speed): how far behind the exchange the actor was when it wrote that line.
+Lag: market time runs `--speed`× the clock, so the simulator starts far enough in the past that
+its market time stays behind the clock for the whole run; an actor's newest event time is then
+`ts − lag_ms` of its line, and how far it is behind the exchange is `market_now(ts) − newest`,
+where `market_now(t) = start_ms + (t − sim_t0) × speed`. It is shown in wall seconds
+(÷ speed). When, after warm-up, any actor is more than `--max-lag-s` behind, or the trade
+writer is not `running`, the run is marked INVALID: the machine did not sustain that speed and
+its memory figures describe a backlog, not the pipeline.
 
-The embedded simulator keeps every message it sent for the tests' "vault equals what was
-published" checks (`record_limit=None` in `run_live`): over hours that would dominate the RSS of
-this process. The soak bounds it (`--sim-record`, `--sim-history`) by giving the simulator's
-`SimOptions` smaller defaults, so the RSS figures are the pipeline's.
-
-At the end: a table over time, RSS growth after warm-up (the first `--warmup` fraction of the
-run), max lag per actor, max depth per channel, totals.
+The RSS slope is a least-squares fit over the samples after warm-up (`--warmup`, a fraction of
+the run), in MB per market day. Shorten `--wick-expiry-h` so the wick window fills within the
+run; the summary also shows the active wick count, so the per-wick cost can be told apart from
+a leak (the slope while the window fills, compared to the slope after). Ctrl-C (SIGINT) stops
+both processes cleanly and prints the summary of what was sampled.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import attrs
 import orjson
-import trio
+import psutil  # type: ignore[import-untyped]
 
-import rq_actors.actors.group as app
-from rq_actors.actors.runner import run_live
-from rq_actors.config import Config, parse_config
-from rq_actors.core.timefmt import iso_s, parse_iso_ms
+from rq_actors.commands.status import latest_by_actor
+from rq_actors.core.timefmt import parse_iso_ms
 
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-@attrs.define
-class GcPauses:
-    """Wall time of every garbage collection, per generation (a full collection stops the
-    whole process, simulator included, for a time that grows with the live heap)."""
-
-    max_ms: dict[int, float] = attrs.field(factory=dict)
-    total_ms: float = 0.0
-    _start: float = 0.0
-
-    def install(self) -> None:
-        gc.callbacks.append(self._on_gc)
-
-    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._start = time.perf_counter()
-            return
-        ms = (time.perf_counter() - self._start) * 1000
-        gen = info["generation"]
-        self.max_ms[gen] = max(self.max_ms.get(gen, 0.0), ms)
-        self.total_ms += ms
+_LAG_ACTORS = ("trade_writer", "cvd", "vwap", "candles")
+_DAY_MS = 86_400_000
 
 
-def object_census() -> Counter[str]:
-    """Live gc-tracked objects by type (cheap enough to take twice; tracemalloc is not)."""
-    gc.collect()
-    return Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.get_objects())
+def _instruments(n: int) -> list[str]:
+    majors = ["BTC-USDT-SWAP", "ETH-USDT-SWAP"]
+    return (majors + [f"S{i:02d}-USDT-SWAP" for i in range(n)])[:n]
 
 
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * PAGE / 2**20
+def _start_sim(
+    args: argparse.Namespace, insts: list[str], start_ms: int
+) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    cmd = [
+        sys.executable, "-m", "rq_actors", "sim", "--instruments", ",".join(insts),
+        "--speed", str(args.speed), "--trades-per-s", str(args.trades_per_s),
+        "--book-interval-ms", str(args.book_interval_ms),
+        "--start-ms", str(start_ms), "--history-limit", str(args.sim_history),
+        "--seed", str(args.seed),
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True
+    )
+    t0 = time.time()
+    urls: dict[str, str] = {}
+    assert proc.stdout is not None
+    while len(urls) < 3:
+        line = proc.stdout.readline()
+        if not line:
+            raise SystemExit("soak: rq sim exited before printing its addresses")
+        parts = line.split()
+        if parts[:2] in (["ws", "public"], ["ws", "business"]):
+            urls[parts[1]] = parts[2]
+        elif parts[:1] == ["rest"]:
+            urls["rest"] = parts[1]
+    return proc, {"urls": urls, "t0": t0}
 
 
-@attrs.define
-class Channels:
-    """The channels of every instrument group, captured as the groups are built."""
-
-    by_inst: dict[str, dict[str, Any]] = attrs.field(factory=dict)
-
-    def install(self) -> None:
-        original = app.build_group
-
-        async def spy(inst_id: str, health_log: Any, **kw: Any) -> list[Any]:
-            specs = await original(inst_id, health_log, **kw)
-            found: dict[str, Any] = {}
-            for spec in specs:
-                if spec.name == "socket":
-                    found["trades_inbox"], found["book_inbox"] = spec.closes
-                elif spec.name == "trade_writer":
-                    for feed in spec.closes:
-                        found[f"feed_{feed.name}"] = feed
-            self.by_inst[inst_id] = found
-            return specs
-
-        app.build_group = spy  # run_live imports it at call time
-
-    def depths(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for inst, found in self.by_inst.items():
-            for name, channel in found.items():
-                send = getattr(channel, "_send", channel)  # a LiveFeed wraps its channel
-                out[f"{inst}:{name}"] = send.statistics().current_buffer_used
-        return out
-
-    def lagging_feeds(self) -> int:
-        return sum(
-            1
-            for found in self.by_inst.values()
-            for name, ch in found.items()
-            if name.startswith("feed_") and ch.lagging
-        )
+def _write_config(
+    args: argparse.Namespace, insts: list[str], vault: Path, urls: dict[str, str]
+) -> Path:
+    cfg = vault.parent / f"{vault.name}.toml"
+    quoted = ", ".join(f'"{i}"' for i in insts)
+    cfg.write_text(
+        f"instruments = [{quoted}]\n"
+        f'[vault]\nroot = "{vault}"\n'
+        f'[exchange]\nws_public_url = "{urls["public"]}"\n'
+        f'ws_business_url = "{urls["business"]}"\nrest_url = "{urls["rest"]}"\n'
+        f"[wicks]\nexpiry_hours = {args.wick_expiry_h}\n"
+        f"[health]\ninterval_s = {args.sample_s}\nstderr = false\nlagging_after_s = 1e9\n"
+    )
+    return cfg
 
 
-@attrs.define
-class HealthTail:
-    """Reads new lines of the health log; keeps the newest line per (actor, instId)."""
-
-    path: Path
-    offset: int = 0
-    latest: dict[tuple[str, str], dict[str, Any]] = attrs.field(factory=dict)
-
-    def poll(self) -> None:
-        if not self.path.exists():
-            return
-        with self.path.open("rb") as f:
-            f.seek(self.offset)
-            data = f.read()
-        end = data.rfind(b"\n") + 1
-        self.offset += end
-        for line in data[:end].splitlines():
-            doc = orjson.loads(line)
-            self.latest[(doc["actor"], doc["inst_id"])] = doc
+def _active_wicks(vault: Path) -> int:
+    n = 0
+    for path in vault.glob("derived/wicks/okx/perps/*/wicks_active.json"):
+        try:
+            n += len(orjson.loads(path.read_bytes()).get("wicks") or [])
+        except (OSError, orjson.JSONDecodeError):
+            continue
+    return n
 
 
-@attrs.define
-class Soak:
-    config: Config
-    speed: float
-    sim: Any
-    health: HealthTail
-    channels: Channels
-    gc_pauses: GcPauses
-    samples: list[dict[str, Any]] = attrs.field(factory=list)
+class _Sampler:
+    def __init__(self, args: argparse.Namespace, vault: Path, start_ms: int, t0: float) -> None:
+        self.args, self.vault, self.start_ms, self.t0 = args, vault, start_ms, t0
+        self.rows: list[dict[str, Any]] = []
 
-    def lag_wall_ms(self, doc: dict[str, Any], wall_ms: float, market_ms: int) -> float | None:
-        """Processing lag of one health line, in wall-clock ms (see module doc)."""
-        if doc.get("lag_ms") is None:
-            return None
-        ts_ms = parse_iso_ms(doc["ts"])
-        newest_event = ts_ms - doc["lag_ms"]
-        market_at_ts = market_ms - (wall_ms - ts_ms) * self.speed
-        return max(0.0, (market_at_ts - newest_event) / self.speed)
+    def market_ms(self, wall_s: float) -> float:
+        return self.start_ms + (wall_s - self.t0) * 1000 * float(self.args.speed)
 
-    def sample(self, elapsed_s: float) -> dict[str, Any]:
-        self.health.poll()
-        wall_ms, market_ms = time.time() * 1000, self.sim.market_now_ms()
-        lags = {
-            f"{inst}:{actor}": lag
-            for (actor, inst), doc in self.health.latest.items()
-            if (lag := self.lag_wall_ms(doc, wall_ms, market_ms)) is not None
-        }
-        counters = [doc.get("counters", {}) for doc in self.health.latest.values()]
+    def sample(self, proc: psutil.Process) -> dict[str, Any]:
+        now = time.time()
+        latest = latest_by_actor(self.vault / "logs" / "health.jsonl")
+        lag_s, states = 0.0, set()
+        for (_, actor), doc in latest.items():
+            if actor == "trade_writer":
+                states.add(doc.get("state"))
+            if actor not in _LAG_ACTORS or doc.get("lag_ms") is None:
+                continue
+            ts = parse_iso_ms(doc["ts"])
+            behind = self.market_ms(ts / 1000) - (ts - doc["lag_ms"])
+            lag_s = max(lag_s, behind / self.args.speed / 1000)
+        gc_doc = next((d for (i, a), d in latest.items() if a == "process"), {})
+        counters = gc_doc.get("counters") or {}
         row = {
-            "t_s": round(elapsed_s, 1),
-            "market": iso_s(market_ms),
-            "rss_mb": round(rss_mb(), 1),
-            "lags_ms": lags,
-            "depths": self.channels.depths(),
-            "lagging_feeds": self.channels.lagging_feeds(),
-            "trades": sum(c.get("trades_written", 0) for c in counters),
-            "snapshots": sum(c.get("snapshots_written", 0) for c in counters),
-            "restarts": sum(d.get("restarts", 0) for d in self.health.latest.values()),
-            "quarantined": sum(c.get("quarantined", 0) for c in counters),
-            "states": sorted({d["state"] for d in self.health.latest.values()}),
-            "gc_max_ms": {f"gen{g}": round(v, 1) for g, v in sorted(self.gc_pauses.max_ms.items())},
-            "gc_total_ms": round(self.gc_pauses.total_ms),
+            "wall_s": round(now - self.t0, 1),
+            "market_day": round((self.market_ms(now) - self.start_ms) / _DAY_MS, 4),
+            "rss_mb": round(proc.memory_info().rss / 2**20, 1),
+            "cpu_pct": round(proc.cpu_percent(None), 1),
+            "lag_s": round(lag_s, 2),
+            "writer": ",".join(sorted(str(s) for s in states)) or "-",
+            "gc_pause_ms": round(counters.get("gc_max_pause_us", 0) / 1000, 1),
+            "gc_cpu_ms": round(counters.get("gc_max_pause_cpu_us", 0) / 1000, 1),
+            "gc1_max_ms": round(counters.get("gc_max_pause_us_gen1", 0) / 1000, 1),
+            "gc2_max_ms": round(counters.get("gc_max_pause_us_gen2", 0) / 1000, 1),
+            "gen2": counters.get("gc_gen2", 0),
+            "wicks": _active_wicks(self.vault),
         }
-        self.samples.append(row)
+        self.rows.append(row)
+        print("  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
         return row
 
 
-def build_config(args: argparse.Namespace, vault: Path, start_ms: int) -> Config:
-    return parse_config(
-        {
-            "instruments": args.instruments,
-            "vault": {"root": str(vault)},
-            "exchange": {"simulate": True},
-            "health": {"interval_s": args.health_interval_s, "stderr": False},
-            "wicks": {"expiry_hours": args.wick_expiry_h},
-            "simulator": {
-                "seed": args.seed,
-                "speed": args.speed,
-                "start_ms": start_ms,
-                "trades_per_s": args.trades_per_s,
-                "book_interval_ms": args.book_interval_ms,
-            },
-        },
-        "<soak>",
-    )
+def _slope(points: Sequence[tuple[float, float]]) -> float | None:
+    if len(points) < 3:
+        return None
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    if sxx == 0:
+        return None
+    return sum((x - mx) * (y - my) for x, y in points) / sxx
 
 
-def print_row(row: dict[str, Any]) -> None:
-    lag = max(row["lags_ms"].values(), default=0.0)
-    depth = max(row["depths"].values(), default=0)
-    print(
-        f"{row['t_s']:>7.0f} {row['market']:>21} {row['rss_mb']:>8.1f} {lag:>9.0f} "
-        f"{depth:>6} {row['lagging_feeds']:>4} {row['trades']:>10} {row['snapshots']:>8} "
-        f"{row['restarts']:>4} {','.join(row['states'])}",
-        flush=True,
-    )
-
-
-def summary(samples: Sequence[dict[str, Any]], warmup: float) -> dict[str, Any]:
-    end = samples[-1]
-    warm = next((s for s in samples if s["t_s"] >= end["t_s"] * warmup), samples[0])
-    hours = max((end["t_s"] - warm["t_s"]) / 3600, 1e-9)
-    lag_max: dict[str, float] = {}
-    depth_max: dict[str, int] = {}
-    for s in samples:
-        for k, v in s["lags_ms"].items():
-            lag_max[k] = max(lag_max.get(k, 0.0), v)
-        for k, v in s["depths"].items():
-            depth_max[k] = max(depth_max.get(k, 0), v)
+def summarize(rows: Sequence[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    if not rows:
+        return {"valid": False, "why": "no samples"}
+    after = [r for r in rows if r["wall_s"] >= rows[-1]["wall_s"] * args.warmup]
+    slope = _slope([(r["market_day"], r["rss_mb"]) for r in after])
+    half = after[len(after) // 2 :]
+    late = _slope([(r["market_day"], r["rss_mb"]) for r in half])
+    problems = []
+    if max(r["lag_s"] for r in after) > args.max_lag_s:
+        problems.append(f"lag above {args.max_lag_s} s after warm-up")
+    if any(r["writer"] != "running" for r in after):
+        problems.append("trade writer not running throughout")
     return {
-        "wall_s": end["t_s"],
-        "market_span": f"{samples[0]['market']} .. {end['market']}",
-        "rss_after_warmup_mb": warm["rss_mb"],
-        "rss_end_mb": end["rss_mb"],
-        "rss_growth_after_warmup_mb": round(end["rss_mb"] - warm["rss_mb"], 1),
-        "rss_growth_mb_per_hour": round((end["rss_mb"] - warm["rss_mb"]) / hours, 1),
-        "rss_max_mb": max(s["rss_mb"] for s in samples),
-        "lag_max_ms": {k: round(v) for k, v in sorted(lag_max.items())},
-        "depth_max": dict(sorted(depth_max.items())),
-        "trades_written": end["trades"],
-        "snapshots_written": end["snapshots"],
-        "restarts": end["restarts"],
-        "quarantined": end["quarantined"],
-        "gc_max_pause_ms_by_generation": end["gc_max_ms"],
-        "gc_total_ms": end["gc_total_ms"],
+        "valid": not problems,
+        "why": "; ".join(problems) or "kept up",
+        "market_days": rows[-1]["market_day"],
+        "wall_min": round(rows[-1]["wall_s"] / 60, 1),
+        "rss_start_mb": after[0]["rss_mb"],
+        "rss_end_mb": rows[-1]["rss_mb"],
+        "rss_max_mb": max(r["rss_mb"] for r in rows),
+        "slope_mb_per_market_day": None if slope is None else round(slope, 2),
+        "slope_second_half_mb_per_market_day": None if late is None else round(late, 2),
+        "max_lag_s_after_warmup": max(r["lag_s"] for r in after),
+        "gc_max_pause_ms": max(r["gc_pause_ms"] for r in rows),
+        "gc_max_pause_ms_after_warmup": max(r["gc_pause_ms"] for r in after),
+        "gc_max_pause_cpu_ms_after_warmup": max(r["gc_cpu_ms"] for r in after),
+        "gc_gen1_max_ms": rows[-1]["gc1_max_ms"],
+        "gc_gen2_max_ms": rows[-1]["gc2_max_ms"],
+        "gen2_collections": rows[-1]["gen2"],
+        "cpu_pct_mean": round(sum(r["cpu_pct"] for r in after) / len(after), 1),
+        "wicks_active_end": rows[-1]["wicks"],
     }
 
 
-def patch_simulator(record: int, history: int) -> list[Any]:
-    """Bound the simulator's memory; return a list that will hold the simulator once built."""
-    import rq_actors.sim.server as server
-
-    built: list[Any] = []
-
-    class SeenSimulator(server.Simulator):  # type: ignore[misc]
-        def __init__(self, *args: Any, **kw: Any) -> None:
-            super().__init__(*args, **kw)
-            built.append(self)
-
-    @attrs.define
-    class BoundedSimOptions(server.SimOptions):  # type: ignore[misc]
-        record_limit: int | None = record
-        history_limit: int = history
-
-    server.SimOptions = BoundedSimOptions  # type: ignore[misc]  # start_simulator imports it late
-    server.Simulator = SeenSimulator  # type: ignore[misc]
-    return built
+def _stop(proc: subprocess.Popen[Any], sig: int, timeout: float) -> int | None:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
 
 
-async def soak(args: argparse.Namespace, vault: Path) -> dict[str, Any]:
-    sims = patch_simulator(args.sim_record, args.sim_history)
-    duration_s = args.minutes * 60
-    # event time stays behind the wall clock for the whole run (see the module doc)
-    start_ms = int(time.time() * 1000 - (duration_s * args.speed + args.behind_h * 3600) * 1000)
-    config = build_config(args, vault, start_ms)
-    channels = Channels()
-    channels.install()
-    stop = trio.Event()
-    print(f"vault {vault}; speed {args.speed}x; {args.minutes} min", flush=True)
-    print(f"{'t_s':>7} {'market time':>21} {'rss_mb':>8} {'lag_ms':>9} {'depth':>6} "
-          f"{'lagF':>4} {'trades':>10} {'snaps':>8} {'rst':>4} states")  # fmt: skip
-    async with trio.open_nursery() as nursery:
-        await nursery.start(lambda task_status: run_live(
-            config, handle_signals=False, stop=stop, task_status=task_status))  # fmt: skip
-        gc_pauses = GcPauses()
-        gc_pauses.install()
-        health = HealthTail(vault / "logs/health.jsonl")
-        run = Soak(config, args.speed, sims[0], health, channels, gc_pauses)
-        t_start = trio.current_time()
-        census: Counter[str] | None = None
-        while (elapsed := trio.current_time() - t_start) < duration_s:
-            await trio.sleep(min(args.sample_s, duration_s - elapsed))
-            print_row(run.sample(trio.current_time() - t_start))
-            if args.census and census is None and elapsed >= duration_s * args.warmup:
-                census = object_census()
-        if census is not None:
-            grown = object_census()
-            grown.subtract(census)
-            print("object types that grew most since warm-up (live objects, gc-tracked):")
-            for name, n in grown.most_common(args.census):
-                print(f"  {n:+10d}  {name}")
-        stop.set()
-    result = summary(run.samples, args.warmup)
-    print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+def run(args: argparse.Namespace, vault: Path) -> dict[str, Any]:
+    insts = _instruments(args.instruments)
+    run_s = args.minutes * 60
+    # Market time must stay behind the clock for the whole run (see the module docstring).
+    start_ms = int((time.time() - run_s * args.speed - 3600) * 1000)
+    stop = {"now": False}
+    signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    sim, info = _start_sim(args, insts, start_ms)
+    cfg = _write_config(args, insts, vault, info["urls"])
+    pipeline = subprocess.Popen(
+        [sys.executable, "-m", "rq_actors.commands.cli_run", str(cfg)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    sampler = _Sampler(args, vault, start_ms, info["t0"])
+    ps = psutil.Process(pipeline.pid)
+    ps.cpu_percent(None)
+    deadline = time.monotonic() + run_s
+    try:
+        while not stop["now"] and time.monotonic() < deadline and pipeline.poll() is None:
+            time.sleep(min(args.sample_s, max(0.0, deadline - time.monotonic())))
+            if pipeline.poll() is None:
+                sampler.sample(ps)
+    finally:
+        code = _stop(pipeline, signal.SIGINT, 30)
+        _stop(sim, signal.SIGINT, 10)
+    result = summarize(sampler.rows, args)
+    result.update(
+        rq_run_exit=code,
+        instruments=len(insts),
+        speed=args.speed,
+        trades_per_s=args.trades_per_s,
+        book_interval_ms=args.book_interval_ms,
+    )
+    if code not in (0, None):
+        err = pipeline.stderr.read().decode()[-2000:] if pipeline.stderr else ""
+        result.update(valid=False, why=f"rq-run exited {code}: {err}")
     if args.json:
-        Path(args.json).write_bytes(orjson.dumps({"summary": result, "samples": run.samples}))
+        Path(args.json).write_bytes(
+            orjson.dumps({"samples": sampler.rows, "summary": result}, option=orjson.OPT_INDENT_2)
+        )
     return result
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--minutes", type=float, default=30.0)
-    p.add_argument("--speed", type=float, default=120.0)
-    p.add_argument("--instruments", nargs="+", default=["BTC-USDT-SWAP", "ETH-USDT-SWAP"])
-    p.add_argument("--trades-per-s", type=float, default=20.0, help="market time")
+    p.add_argument("--speed", type=float, default=20.0, help="market seconds per real second")
+    p.add_argument("--instruments", type=int, default=2, help="BTC, ETH, then generated")
+    p.add_argument("--trades-per-s", type=float, default=20.0, help="per instrument, market time")
     p.add_argument("--book-interval-ms", type=int, default=100, help="market time")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--sample-s", type=float, default=5.0)
-    p.add_argument("--health-interval-s", type=float, default=2.0)
-    p.add_argument("--warmup", type=float, default=0.2, help="fraction of the run")
-    p.add_argument("--behind-h", type=float, default=1.0)
+    p.add_argument("--warmup", type=float, default=0.25, help="fraction of the run ignored")
+    p.add_argument("--max-lag-s", type=float, default=10.0, help="wall seconds; above: INVALID")
     p.add_argument("--wick-expiry-h", type=int, default=168, help="[wicks] expiry_hours")
-    p.add_argument("--sim-record", type=int, default=2_000, help="messages kept by the simulator")
-    p.add_argument("--sim-history", type=int, default=20_000, help="fills served by its REST")
-    p.add_argument("--census", type=int, default=0, help="print the N object types grown most")
+    p.add_argument("--sim-history", type=int, default=20_000, help="rq sim --history-limit")
     p.add_argument("--vault", help="default: a temporary folder, removed at the end")
     p.add_argument("--json", help="write the samples and the summary here")
     args = p.parse_args(argv)
-    if args.vault:
-        trio.run(soak, args, Path(args.vault).resolve())
-    else:
-        with tempfile.TemporaryDirectory(prefix="rq-soak-") as tmp:
-            trio.run(soak, args, Path(tmp))
-    return 0
+    with tempfile.TemporaryDirectory(prefix="rq-soak-") as tmp:
+        vault = Path(args.vault).resolve() if args.vault else Path(tmp) / "vault"
+        vault.parent.mkdir(parents=True, exist_ok=True)
+        result = run(args, vault)
+    print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    print("VALID" if result["valid"] else f"INVALID: {result['why']}")
+    return 0 if result["valid"] else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    raise SystemExit(main())

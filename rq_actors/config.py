@@ -203,6 +203,10 @@ class HealthConfig:
     stderr: bool = True
     # What stderr shows: "human" (start-up summary, status lines) or "json" (the health stream).
     log_format: str = attrs.field(default="human", validator=_one_of("human", "json"))
+    # a `running` actor whose lag (now − newest event handled) passes this reports `lagging`
+    lagging_after_s: float = attrs.field(default=30, validator=_positive)
+    # below this much free space on the vault's disk, the `process` health line warns
+    min_free_mb: int = attrs.field(default=1024, validator=_at_least(0))
 
 
 @attrs.define

@@ -100,11 +100,12 @@ def test_status_prints_the_latest_line_per_actor(tmp_path: Path) -> None:
         + b'{"torn'
     )
     out = _rq("status", str(cfg), cwd=tmp_path)
-    assert out.returncode == 0
+    assert out.returncode == 1  # no process holds the vault: the last `running` is stale
     rows = out.stdout.splitlines()
     assert rows[0].split()[:3] == ["INSTRUMENT", "ACTOR", "STATE"]
-    assert rows[1].split()[:3] == [INST, "book", "running"]
+    assert rows[1].split()[:3] == [INST, "book", "stale"]
     assert "gaps=1" in rows[1]
+    assert "not running" in rows[-1]
 
 
 def test_retention_compresses_old_hours(tmp_path: Path) -> None:

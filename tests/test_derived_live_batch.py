@@ -12,8 +12,8 @@ import trio
 
 from rq_actors.actors.runner import run_live
 from rq_actors.actors.testing_hooks import TestHooks
-from rq_actors.commands.status import latest_by_actor
 from rq_actors.config import Config, parse_config
+from rq_actors.io.health_read import latest_by_actor
 from rq_actors.io.metrics.batch import derive_instrument
 
 pytestmark = pytest.mark.slow  # process-level or long end-to-end runs

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from rq_actors.commands.status import latest_by_actor
+from rq_actors.io.health_read import latest_by_actor
 
 
 def _write_config(tmp_path: Path) -> Path:

@@ -16,7 +16,7 @@ import trio
 
 from rq_actors.actors.feed import LiveFeed
 from rq_actors.actors.hooks import DEFAULT_COALESCE_S
-from rq_actors.io.health import HealthReporter
+from rq_actors.io.health import HealthReporter, dropped_trade_counts
 from rq_actors.io.metrics.jobs import MetricJob
 from rq_actors.io.metrics.replay import replay_vault
 from rq_actors.io.vault.paths import VaultPaths
@@ -130,6 +130,7 @@ class DerivedActor:
         for job in jobs:
             written += job.process(trades)
         self._health.incr("trades_in", len(trades))
+        self._health.set_counters(dropped_trade_counts(jobs))
         if written:
             self._health.incr("records_written", written)
         self._observe(jobs)

@@ -13,8 +13,9 @@ import trio
 from rq_actors.actors.hooks import GroupHooks
 from rq_actors.config import Config
 from rq_actors.io.alerts.notifiers import Notifier
-from rq_actors.io.health import HealthLog
+from rq_actors.io.health import HealthLog, ProcessWatch
 from rq_actors.io.live_bus import LiveBus
+from rq_actors.io.vault.lock import VaultLock
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.supervisor import Supervisor
 
@@ -39,7 +40,8 @@ async def start_simulator(nursery: trio.Nursery, config: Config) -> Config:
         speed=config.simulator.speed,
         start_ms=config.simulator.start_ms,
         faults=config.simulator.faults,
-        record_limit=200_000,  # the demo may run for days: keep the truth bounded
+        record_limit=0,  # nothing reads the demo's truth; it may run for days at a flat RSS
+        history_limit=50_000,  # ~17 market minutes of REST history, ~13 MB per instrument
     )
     sim = await nursery.start(Simulator(opts).serve)
     return with_simulator_urls(config, sim.ws_public_url, sim.ws_business_url, sim.rest_url)
@@ -86,13 +88,25 @@ async def run_live(
     bus = bus if bus is not None else LiveBus()
     alert_notifiers = _alert_notifiers(config)  # before anything starts: a missing secret is exit 2
 
-    async with trio.open_nursery() as nursery:
+    # One writer per vault: a second rq-run raises VaultLocked here, before anything starts.
+    async with VaultLock(config.vault_root, "rq-run"), trio.open_nursery() as nursery:
         if config.exchange.simulate:
             config = await start_simulator(nursery, config)
         paths = VaultPaths(config.vault_root)
         human = config.health.stderr and config.health.log_format == "human"
         json_stderr = config.health.stderr and not human
-        health_log = HealthLog(paths.health_log(), stderr=sys.stderr if json_stderr else None)
+        health_log = HealthLog(
+            paths.health_log(),
+            stderr=sys.stderr if json_stderr else None,
+            lagging_after_ms=int(config.health.lagging_after_s * 1000),
+        )
+        watch = ProcessWatch(
+            paths.root,
+            health_log,
+            interval_s=config.health.interval_s,
+            min_free_mb=config.health.min_free_mb,
+        )
+        nursery.start_soon(watch.run)  # RSS, GC pauses, disk; freezes the start-up heap
         if human:
             from rq_actors.io.console import Console, startup_summary
 

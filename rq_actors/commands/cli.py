@@ -130,6 +130,7 @@ def _add_status(sub: Any) -> None:
 def _cmd_derive(args: argparse.Namespace) -> int:
     from rq_actors.io.metrics.batch import DeriveError, derive_instrument
     from rq_actors.io.metrics.jobs import KINDS, StateMismatch
+    from rq_actors.io.vault.lock import VaultLock, VaultLocked
 
     config = _load_or_exit(args.config)
     kinds = None if args.only is None else [k.strip() for k in args.only.split(",")]
@@ -141,20 +142,27 @@ def _cmd_derive(args: argparse.Namespace) -> int:
         )
         return EXIT_BAD_CONFIG
     insts = [args.instrument] if args.instrument else config.instruments
-    for inst in insts:
-        if _unknown_instrument("derive", config, inst):
-            return EXIT_BAD_CONFIG
-        try:
-            res = derive_instrument(
-                config, inst, kinds, rebuild=args.rebuild, progress=sys.stderr.isatty()
+    try:
+        lock = VaultLock(config.vault_root, "rq derive")
+        lock.acquire()  # a live rq-run writes the same derived files
+    except VaultLocked as exc:
+        print(f"rq derive: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    with lock:
+        for inst in insts:
+            if _unknown_instrument("derive", config, inst):
+                return EXIT_BAD_CONFIG
+            try:
+                res = derive_instrument(
+                    config, inst, kinds, rebuild=args.rebuild, progress=sys.stderr.isatty()
+                )
+            except (DeriveError, StateMismatch) as exc:
+                print(f"rq derive: {exc}", file=sys.stderr)
+                return 1
+            print(
+                f"{inst}: {res.trades_read} trades read, {res.records_written} records written "
+                f"in {res.seconds:.2f} s"
             )
-        except (DeriveError, StateMismatch) as exc:
-            print(f"rq derive: {exc}", file=sys.stderr)
-            return 1
-        print(
-            f"{inst}: {res.trades_read} trades read, {res.records_written} records written "
-            f"in {res.seconds:.2f} s"
-        )
     return 0
 
 

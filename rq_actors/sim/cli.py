@@ -14,9 +14,6 @@ from rq_actors.sim.options import FaultOptions, SimOptions
 from rq_actors.sim.recording import save_recording
 from rq_actors.sim.server import Simulator
 
-# Without a bound, a simulator left running for days would keep every message in memory.
-_CLI_RECORD_LIMIT = 500_000
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
@@ -25,13 +22,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--record-dir",
-        help="on SIGINT/SIGTERM, save every published fill and book message here (for tests)",
+        help="on SIGINT/SIGTERM, save the published fills and book messages here (for tests)",
+    )
+    parser.add_argument(
+        "--record-limit",
+        type=int,
+        default=500_000,
+        metavar="N",
+        help="with --record-dir: newest fills and book messages kept per instrument"
+        " (default 500000; a book message costs 1-6 KB)",
+    )
+    parser.add_argument(
+        "--history-limit",
+        type=int,
+        default=200_000,
+        metavar="N",
+        help="fills per instrument served by REST trade history (default 200000, ~0.3 KB each)",
     )
     parser.add_argument(
         "--instruments", default="BTC-USDT-SWAP,ETH-USDT-SWAP", help="comma-separated instIds"
     )
     parser.add_argument("--speed", type=float, default=1.0, help="market time per real second")
+    parser.add_argument(
+        "--start-ms", type=int, metavar="MS", help="market time at start (default: the clock)"
+    )
     parser.add_argument("--trades-per-s", type=float, default=20.0)
+    parser.add_argument(
+        "--book-interval-ms", type=int, default=100, metavar="MS", help="market ms between books"
+    )
     parser.add_argument(
         "--heartbeat",
         type=float,
@@ -66,11 +84,15 @@ def options_from_args(args: argparse.Namespace) -> SimOptions:
         seed=args.seed,
         instruments=instruments,
         trades_per_s=args.trades_per_s,
+        book_interval_ms=args.book_interval_ms,
         heartbeat_s=args.heartbeat,
         nonzero_checksums=args.checksums,
         speed=args.speed,
+        start_ms=args.start_ms,
         idle_close_s=args.idle_close,
-        record_limit=_CLI_RECORD_LIMIT,
+        # Only --record-dir reads the truth; without it none is kept, so memory stays flat.
+        record_limit=args.record_limit if args.record_dir else 0,
+        history_limit=args.history_limit,
         faults=FaultOptions(
             disconnect_every_s=args.disconnect_every,
             notice_every_s=args.notice_every,

@@ -38,7 +38,14 @@ class Market:
         checksums: bool = False,
         maker_changes_per_s: float = 30.0,
         vol_scale: float = 1.0,
+        id_origin: int | None = None,
     ) -> None:
+        """`id_origin` (default: `start_ms` in µs) is added to trade ids and both sequence numbers.
+
+        A market started later (a restart with the same seed) begins above every id an earlier
+        one published, as long as that one used fewer than 1000 ids per real ms: ~50 fills per
+        market second make that true below speed ~2000.
+        """
         self.spec: InstrumentSpec = spec_for(inst_id)
         self.inst_id = inst_id
         self.now_ms = start_ms
@@ -56,16 +63,18 @@ class Market:
         self._asks = BookSide(1, self.spec.px, self._sz)
         rng = self._rng
         self._fair = self.spec.price_ticks * (1 + rng.uniform(-0.01, 0.01)) + 0.5
-        self._next_trade_id = rng.randint(1_000_000_000, 2_000_000_000)
-        self._trade_seq = rng.randint(1 << 33, 1 << 35)
-        self._min_seq = rng.randint(1 << 36, 1 << 38)
+        origin = start_ms * 1000 if id_origin is None else id_origin
+        # Seeded offsets keep instruments apart and stay the same when the simulator restarts.
+        self._next_trade_id = origin + rng.randint(1_000_000_000, 2_000_000_000)
+        self._trade_seq = origin + rng.randint(1 << 33, 1 << 35)
+        self._min_seq = origin + rng.randint(1 << 36, 1 << 38)
         self._reset_pending = False
         self._burst_until = 0
         self._next_burst_at = start_ms + int(rng.expovariate(1 / _BURST_MEAN_GAP_MS))
         self._next_trade_ms = self._schedule_trade(start_ms)
         self._next_batch_ms = start_ms + book_interval_ms
         self._seed_book()
-        self.last_message = self._emit(start_ms, snapshot=True)
+        self.last_message: BookMessage = self._snapshot(start_ms)
         self._snapshot_cache: dict[tuple[int, int, int], BookMessage] = {}
         self._pending: list[MarketEvent] = [self.last_message]
 
@@ -131,24 +140,29 @@ class Market:
 
     # ---- book messages -------------------------------------------------------------------
 
+    def _snapshot(self, ts_ms: int) -> BookMessage:
+        self._bids.take_changes()
+        self._asks.take_changes()
+        seq = self._min_seq
+        msg = BookMessage(
+            self.inst_id,
+            "snapshot",
+            seq,
+            -1,
+            ts_ms,
+            self._bids.published_levels(self._depth),
+            self._asks.published_levels(self._depth),
+            self._checksum(),
+        )
+        self.last_message = msg
+        return msg
+
     def _emit(self, ts_ms: int, *, snapshot: bool) -> BookMessage | None:
+        if snapshot:
+            return self._snapshot(ts_ms)
         bids = self._bids.take_changes()
         asks = self._asks.take_changes()
         rng = self._rng
-        if snapshot:
-            seq = self._min_seq
-            msg = BookMessage(
-                self.inst_id,
-                "snapshot",
-                seq,
-                -1,
-                ts_ms,
-                self._bids.published_levels(self._depth),
-                self._asks.published_levels(self._depth),
-                self._checksum(),
-            )
-            self.last_message = msg
-            return msg
         prev = self.last_message
         if self._reset_pending:
             self._reset_pending = False

@@ -30,6 +30,12 @@ class SimOptions:
     speed: float = 1.0  # market time runs speed× trio time
     idle_close_s: float = 30.0
     faults: FaultOptions = attrs.field(factory=FaultOptions)
-    record_limit: int | None = None  # fills / book messages kept per instrument (None = all)
-    history_limit: int = 200_000  # fills per instrument served by REST trade history
+    # The truth kept per instrument: the newest `record_limit` fills and as many book messages
+    # (up to 25 % more between trims; 0 = keep nothing, None = keep all, for tests that compare
+    # a whole run). A book message costs ~1-6 KB, so this is the simulator's largest memory.
+    record_limit: int | None = 10_000
+    history_limit: int = 200_000  # fills per instrument served by REST trade history (+25 %)
+    # First trade id and sequence numbers, in µs; None = the market start time in µs, so a
+    # restarted simulator continues the tape instead of replaying ids a vault already holds.
+    id_origin: int | None = None
     send_queue: int = 20_000  # frames buffered per connection before a 4005 close

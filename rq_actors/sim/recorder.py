@@ -24,7 +24,11 @@ class _Replay:
 
 class Recorder:
     def __init__(self, limit: int | None = None) -> None:
-        """`limit` bounds fills and book messages kept per instrument (None = keep all)."""
+        """`limit` bounds fills and book messages kept per instrument (0 = none, None = all).
+
+        Between trims a list holds up to `limit * 5 // 4` entries, so trimming costs O(1) per
+        event on average; old book state folds into one replayed base book per instrument.
+        """
         self.limit = limit
         self.fills: dict[str, list[Fill]] = defaultdict(list)
         self.book_log: dict[str, list[BookMessage]] = defaultdict(list)
@@ -34,6 +38,8 @@ class Recorder:
         self._cursor: dict[str, _Replay] = {}
 
     def record(self, event: MarketEvent) -> None:
+        if self.limit == 0:
+            return
         if isinstance(event, TradeGroup):
             fills = self.fills[event.inst_id]
             fills.extend(event.fills)

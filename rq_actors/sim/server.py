@@ -169,6 +169,7 @@ class Simulator:
                 book_interval_ms=opts.book_interval_ms,
                 heartbeat_ms=int(opts.heartbeat_s * 1000),
                 checksums=opts.nonzero_checksums,
+                id_origin=opts.id_origin,
             )
 
     def _pump(self) -> None:

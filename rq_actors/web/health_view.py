@@ -17,8 +17,8 @@ import attrs
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from rq_actors.commands.status import latest_by_actor
 from rq_actors.io.health import STATES, HealthLog
+from rq_actors.io.health_read import latest_by_actor
 
 
 class HealthSource(Protocol):

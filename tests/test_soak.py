@@ -1,0 +1,45 @@
+"""The soak's verdict: a run that fell behind is INVALID, and the slope is per market day."""
+
+from __future__ import annotations
+
+import argparse
+
+from bench.soak import summarize
+
+
+def _args() -> argparse.Namespace:
+    return argparse.Namespace(warmup=0.25, max_lag_s=10.0)
+
+
+def _rows(lags: list[float], *, mb_per_day: float, writer: str = "running") -> list[dict]:
+    return [
+        {
+            "wall_s": 10.0 * i,
+            "market_day": 0.1 * i,
+            "rss_mb": 50 + mb_per_day * 0.1 * i,
+            "cpu_pct": 20.0,
+            "lag_s": lag,
+            "writer": writer,
+            "gc_pause_ms": 1.0,
+            "gc_cpu_ms": 0.5,
+            "gc1_max_ms": 1.5,
+            "gc2_max_ms": 2.0,
+            "gen2": i,
+            "wicks": 3,
+        }
+        for i, lag in enumerate(lags)
+    ]
+
+
+def test_a_run_that_kept_up_is_valid_with_its_slope() -> None:
+    result = summarize(_rows([30.0] + [0.5] * 11, mb_per_day=1.5), _args())
+    assert result["valid"]  # the lag during warm-up does not count
+    assert result["slope_mb_per_market_day"] == 1.5
+    assert result["market_days"] == 1.1
+
+
+def test_falling_behind_or_a_recovering_writer_makes_it_invalid() -> None:
+    late_lag = summarize(_rows([0.5] * 10 + [11.0, 0.5], mb_per_day=0.0), _args())
+    assert not late_lag["valid"] and "lag above" in late_lag["why"]
+    recovering = summarize(_rows([0.5] * 12, mb_per_day=0.0, writer="recovering"), _args())
+    assert not recovering["valid"] and "trade writer" in recovering["why"]
