@@ -13,9 +13,8 @@ from rq_actors.core.timefmt import MS_PER_MINUTE, iso_ms
 from rq_actors.io.backtest.run import run_backtest
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
-from rq_actors.sim.events import TradeGroup
-from rq_actors.sim.market import Market
 from tests.helpers.backtest import BASE, INST, RULES, T0, W2, tape, write_vault
+from tests.helpers.sim import market_trades
 
 
 def _rq(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -26,12 +25,9 @@ def _rq(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 def _sim_trades(minutes: int) -> list[Trade]:
-    market = Market(INST, seed=5, start_ms=T0, trades_per_s=3.0, book_interval_ms=60_000)
-    out: list[Trade] = []
-    for ev in market.advance(minutes * MS_PER_MINUTE):
-        if isinstance(ev, TradeGroup):
-            out += [Trade(INST, f.trade_id, f.ts_ms, f.side, f.px, f.sz) for f in ev.fills]  # type: ignore[arg-type]
-    return out
+    return market_trades(
+        INST, minutes, seed=5, start_ms=T0, trades_per_s=3.0, book_interval_ms=60_000
+    )
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from rq_actors.actors.testing_hooks import TestHooks
 from rq_actors.config import Config, parse_config
 from rq_actors.io.health_read import latest_by_actor
 from rq_actors.io.metrics.batch import derive_instrument
+from tests.helpers.sim import fast_live_doc
 
 pytestmark = pytest.mark.slow  # process-level or long end-to-end runs
 
@@ -23,22 +24,7 @@ START_MS = 1_765_756_740_000  # 2025-12-14T23:59:00Z: the run crosses a UTC midn
 
 
 def _config(root: Path) -> Config:
-    return parse_config(
-        {
-            "instruments": INSTS,
-            "vault": {"root": str(root)},
-            "exchange": {"simulate": True},
-            "simulator": {
-                "seed": 11,
-                "speed": 60.0,  # one real second is one market minute
-                "trades_per_s": 3.0,
-                "book_interval_ms": 1000,
-                "start_ms": START_MS,
-            },
-            "book": {"snapshot_interval_s": 1.0},
-            "health": {"interval_s": 1.0, "stderr": False},
-        }
-    )
+    return parse_config(fast_live_doc(root, INSTS, START_MS))
 
 
 async def _run_for(config: Config, seconds: float, hooks: TestHooks | None = None) -> None:

@@ -26,6 +26,7 @@ from rq_actors.io.metrics.signals_job import signals_dir
 from rq_actors.io.vault.load import iter_trades
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import LiveRecord
+from tests.helpers.sim import fast_live_doc
 
 INST = "BTC-USDT-SWAP"
 START_MS = 1_765_756_740_000  # 2025-12-14T23:59:00Z
@@ -39,22 +40,8 @@ SIGNALS = {"age_min": 2, "age_max": 8, "min_touched_surrounding": 2, "surround_m
 
 
 def _doc(root: Path) -> dict[str, Any]:
-    return {
-        "instruments": [INST],
-        "vault": {"root": str(root)},
-        "exchange": {"simulate": True},
-        "simulator": {
-            "seed": 11,
-            "speed": 60.0,  # one real second is one market minute
-            "trades_per_s": 3.0,
-            "book_interval_ms": 1000,
-            "start_ms": START_MS,
-        },
-        "book": {"snapshot_interval_s": 1.0},
-        "health": {"interval_s": 1.0, "stderr": False},
-        "wicks": {"timeframes": ["1m", "5m"]},
-        "signals": SIGNALS,
-    }
+    doc = fast_live_doc(root, [INST], START_MS)
+    return {**doc, "wicks": {"timeframes": ["1m", "5m"]}, "signals": SIGNALS}
 
 
 def _config(root: Path) -> Config:

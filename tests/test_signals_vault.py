@@ -13,7 +13,7 @@ import pytest
 from rq_actors.config import Config, parse_config
 from rq_actors.core.derive.candles import CandleBuilder
 from rq_actors.core.meta import InstrumentMeta
-from rq_actors.core.timefmt import MS_PER_MINUTE, iso_ms
+from rq_actors.core.timefmt import iso_ms
 from rq_actors.core.trades.record import encode_trade
 from rq_actors.core.wicks import signals as pure
 from rq_actors.core.wicks.detect import wicks_from_candle
@@ -24,8 +24,7 @@ from rq_actors.io.signals import find_signals_in_vault
 from rq_actors.io.vault.files import atomic_write_json
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
-from rq_actors.sim.events import TradeGroup
-from rq_actors.sim.market import Market
+from tests.helpers.sim import market_trades
 
 # the shared vault fixture alone replays a long simulated market (~10-30 s)
 pytestmark = pytest.mark.slow
@@ -36,12 +35,9 @@ T0 = 1_765_752_000_000  # 2025-12-14T22:40:00Z
 
 
 def _trades(minutes: int) -> list[Trade]:
-    market = Market(INST, seed=4, start_ms=T0, trades_per_s=2.0, book_interval_ms=1000)
-    out: list[Trade] = []
-    for ev in market.advance(minutes * MS_PER_MINUTE):
-        if isinstance(ev, TradeGroup):
-            out += [Trade(INST, f.trade_id, f.ts_ms, f.side, f.px, f.sz) for f in ev.fills]  # type: ignore[arg-type]
-    return out
+    return market_trades(
+        INST, minutes, seed=4, start_ms=T0, trades_per_s=2.0, book_interval_ms=1000
+    )
 
 
 @pytest.fixture(scope="module")

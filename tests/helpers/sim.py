@@ -7,12 +7,17 @@ document, so a bug in the generator cannot hide itself.
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
 import trio
 from trio_websocket import WebSocketConnection
 
+from rq_actors.core.timefmt import MS_PER_MINUTE
+from rq_actors.messages import Trade
+from rq_actors.sim.events import TradeGroup
+from rq_actors.sim.market import Market
 from rq_actors.sim.server import SimOptions, Simulator
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -87,3 +92,47 @@ class ClientBook:
 
     def sorted_asks(self) -> list[list[str]]:
         return [self.asks[p] for p in sorted(self.asks, key=Decimal)]
+
+
+def market_trades(
+    inst_id: str,
+    minutes: int,
+    *,
+    seed: int,
+    start_ms: int,
+    trades_per_s: float,
+    book_interval_ms: int,
+) -> list[Trade]:
+    """`minutes` of the simulator's market for one instrument, as the trades it would publish
+    (no sockets: for tests that need a realistic tape in a vault)."""
+    market = Market(
+        inst_id,
+        seed=seed,
+        start_ms=start_ms,
+        trades_per_s=trades_per_s,
+        book_interval_ms=book_interval_ms,
+    )
+    out: list[Trade] = []
+    for ev in market.advance(minutes * MS_PER_MINUTE):
+        if isinstance(ev, TradeGroup):
+            out += [Trade(inst_id, f.trade_id, f.ts_ms, f.side, f.px, f.sz) for f in ev.fills]  # type: ignore[arg-type]
+    return out
+
+
+def fast_live_doc(root: Path, instruments: list[str], start_ms: int) -> dict[str, Any]:
+    """A config document for a short live run against the embedded simulator, where one real
+    second is one market minute (live == batch tests)."""
+    return {
+        "instruments": instruments,
+        "vault": {"root": str(root)},
+        "exchange": {"simulate": True},
+        "simulator": {
+            "seed": 11,
+            "speed": 60.0,
+            "trades_per_s": 3.0,
+            "book_interval_ms": 1000,
+            "start_ms": start_ms,
+        },
+        "book": {"snapshot_interval_s": 1.0},
+        "health": {"interval_s": 1.0, "stderr": False},
+    }

@@ -14,7 +14,7 @@ import trio
 
 from rq_actors.config import Config, parse_config
 from rq_actors.core.meta import InstrumentMeta
-from rq_actors.core.timefmt import MS_PER_MINUTE, iso_ms
+from rq_actors.core.timefmt import iso_ms
 from rq_actors.core.trades.record import encode_trade
 from rq_actors.io.instruments import meta_to_doc
 from rq_actors.io.live_bus import LiveBus
@@ -23,11 +23,10 @@ from rq_actors.io.metrics.signals_job import signals_dir
 from rq_actors.io.vault.files import atomic_write_json, iter_jsonl
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import Trade
-from rq_actors.sim.events import TradeGroup
-from rq_actors.sim.market import Market
 from rq_actors.web.app import WebContext, create_app
 from rq_actors.web.health_view import HealthSource
 from rq_actors.web.server import serve_app
+from tests.helpers.sim import market_trades
 
 INST = "ETH-USDT-SWAP"
 OTHER = "BTC-USDT-SWAP"
@@ -37,12 +36,9 @@ MINUTES = 90
 
 
 def _trades(minutes: int) -> list[Trade]:
-    market = Market(INST, seed=4, start_ms=T0, trades_per_s=2.0, book_interval_ms=1000)
-    out: list[Trade] = []
-    for ev in market.advance(minutes * MS_PER_MINUTE):
-        if isinstance(ev, TradeGroup):
-            out += [Trade(INST, f.trade_id, f.ts_ms, f.side, f.px, f.sz) for f in ev.fills]  # type: ignore[arg-type]
-    return out
+    return market_trades(
+        INST, minutes, seed=4, start_ms=T0, trades_per_s=2.0, book_interval_ms=1000
+    )
 
 
 def snapshot(ts_ms: int, mid: Decimal, levels: int = 60, wall_at: int = 7) -> dict[str, Any]:
