@@ -574,9 +574,12 @@ _CONVERTER = _make_converter()
 
 def parse_config(doc: dict[str, Any], source: str = "<memory>") -> Config:
     """Structure a parsed TOML document into a `Config`, or raise `ConfigError`."""
-    if "source" in doc:
-        raise ConfigError(source, "source", "unknown key(s): source")
-    for field in attrs.fields(attrs.resolve_types(Config)):
+    fields = attrs.fields(attrs.resolve_types(Config))
+    # a top-level typo (`instrument = [...]`) is named as such, not as a missing `instruments`
+    extra = sorted(set(doc) - {f.name for f in fields if f.name != "source"})
+    if extra:
+        raise ConfigError(source, "(top level)", f"unknown key(s): {', '.join(extra)}")
+    for field in fields:
         value = doc.get(field.name)
         if (
             field.type is not None

@@ -185,3 +185,10 @@ def test_config_is_frozen() -> None:
     assert isinstance(c, Config)
     with pytest.raises(AttributeError):
         c.instruments = []  # type: ignore[misc]
+
+
+def test_a_top_level_typo_is_named_as_an_unknown_key() -> None:
+    with pytest.raises(ConfigError, match=r"\(top level\): unknown key\(s\): instrument$"):
+        parse_config({"instrument": ["BTC-USDT-SWAP"]}, "typo.toml")
+    with pytest.raises(ConfigError, match=r"unknown key\(s\): source"):
+        parse_config({"instruments": ["BTC-USDT-SWAP"], "source": "x"}, "typo.toml")
