@@ -15,6 +15,8 @@ from typing import Literal
 
 import attrs
 
+from rq_actors.core.wicks.signals import FinderParams
+
 FillRule = Literal["through", "touch"]
 FILL_RULES = ("through", "touch")
 DEFAULT_MAKER_BPS = "2"
@@ -71,16 +73,10 @@ def parse_bps(text: str, what: str) -> Decimal:
 
 
 @attrs.frozen(slots=True)
-class RuleSet:
-    """The finder rules (SPEC §8.3) a wick must pass to become a setup."""
+class RuleSet(FinderParams):
+    """The finder rules (SPEC §8.3) a wick must pass to become a setup, and the weakest tier
+    traded. The backtest asks the 1m finder (`timeframe` stays "1m")."""
 
-    age_min: int = 20
-    age_max: int = 40
-    min_touched_surrounding: int = 10
-    surround_minutes: int = 30
-    side: Literal["same", "any"] = "same"
-    close_ticks: int = 3
-    max_size_ticks: int | None = None
     max_tier: Literal["EXACT", "NEAR", "CLOSE", "WATCH"] = "WATCH"
 
     def __attrs_post_init__(self) -> None:

@@ -39,7 +39,7 @@ from rq_actors.core.timefmt import MS_PER_MINUTE
 from rq_actors.core.wicks.detect import wicks_from_candle
 from rq_actors.core.wicks.live import snapshot
 from rq_actors.core.wicks.model import Wick, WickSnapshot
-from rq_actors.core.wicks.signals import Signal, find_hidden_signals
+from rq_actors.core.wicks.signals import Signal
 from rq_actors.core.wicks.tracker import WickTracker
 from rq_actors.messages import Trade
 
@@ -73,7 +73,7 @@ class SetupScanner:
         self.meta = meta
         self.tick = meta.tick
         self.rules = list(rules)
-        self.lookback_ms = max(r.age_max + r.surround_minutes for r in rules) * MS_PER_MINUTE
+        self.lookback_ms = max(r.window_ms for r in rules)
         hours = -(-(self.lookback_ms + MS_PER_MINUTE) // (60 * MS_PER_MINUTE))
         self.candles = CandleBuilder(meta, [TF])
         self.tracker = WickTracker(
@@ -182,17 +182,7 @@ class SetupScanner:
     def _ask(
         self, snaps: list[WickSnapshot], price: int, as_of: int, r: RuleSet, **override: Any
     ) -> list[Signal]:
-        kw: dict[str, Any] = {
-            "age_min": r.age_min,
-            "age_max": r.age_max,
-            "min_touched_surrounding": r.min_touched_surrounding,
-            "surround_minutes": r.surround_minutes,
-            "side": r.side,
-            "close_ticks": r.close_ticks,
-            "max_size_ticks": r.max_size_ticks,
-        }
-        kw.update(override)
-        found = find_hidden_signals(snaps, price, as_of, tick=self.tick, timeframe=TF, **kw)
+        found = r.find(snaps, price, as_of, tick=self.tick, timeframe=TF, **override)
         return sorted(found, key=lambda s: (s.created_ms, s.side))  # detection order: wick order
 
     def _setup(

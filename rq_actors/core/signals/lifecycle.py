@@ -33,30 +33,11 @@ from rq_actors.core.timefmt import MS_PER_MINUTE, iso_ms, iso_s
 from rq_actors.core.wicks.live import Live, snapshot
 from rq_actors.core.wicks.model import SIDE_RANK, parse_tick, timeframe_ms, touch_variant
 from rq_actors.core.wicks.records import Formatter, iso_ms_or_none, price_or_none
-from rq_actors.core.wicks.signals import Signal, find_hidden_signals
+from rq_actors.core.wicks.signals import FinderParams, Signal
 from rq_actors.errors import IncompatibleState
 
 EventKind = Literal["appeared", "tier_changed", "touched", "invalidated", "expired"]
 Minute = tuple[int, int, int]  # high, low, close of the 1m candle ending at `as_of` (ticks)
-
-
-@attrs.frozen
-class FinderParams:
-    """One §8.3 finder run (the `rq signals` options)."""
-
-    timeframe: str = "1m"
-    age_min: int = 20
-    age_max: int = 40
-    min_touched_surrounding: int = 10
-    surround_minutes: int = 30
-    side: Literal["same", "any"] = "same"
-    close_ticks: int = 3
-    max_size_ticks: int | None = None
-
-    @property
-    def window_ms(self) -> int:
-        """How far back (from `as_of`) a wick can matter: oldest candidate's surroundings."""
-        return (self.age_max + self.surround_minutes) * MS_PER_MINUTE
 
 
 @attrs.frozen
@@ -144,22 +125,8 @@ class SetupLifecycle:
         as_of: int,
         min_touched: int | None = None,
     ) -> list[Signal]:
-        return find_hidden_signals(
-            snaps,
-            last_price,
-            as_of,
-            tick=self.tick,
-            timeframe=f.timeframe,
-            age_min=f.age_min,
-            age_max=f.age_max,
-            min_touched_surrounding=f.min_touched_surrounding
-            if min_touched is None
-            else min_touched,
-            surround_minutes=f.surround_minutes,
-            side=f.side,
-            close_ticks=f.close_ticks,
-            max_size_ticks=f.max_size_ticks,
-        )
+        override = {} if min_touched is None else {"min_touched_surrounding": min_touched}
+        return f.find(snaps, last_price, as_of, tick=self.tick, **override)
 
     def _gone(
         self,

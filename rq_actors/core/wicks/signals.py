@@ -53,6 +53,42 @@ EXACT_TOUCH_WINDOW_MS = MS_PER_MINUTE
 _STRENGTH_RANK = {"VERY_HIGH": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3}
 
 
+@attrs.frozen
+class FinderParams:
+    """The options of one §8.3 finder run (`find_hidden_signals`, `rq signals`); the live
+    signal stream and the backtest both ask the finder through this."""
+
+    timeframe: str = "1m"
+    age_min: int = 20
+    age_max: int = 40
+    min_touched_surrounding: int = 10
+    surround_minutes: int = 30
+    side: Literal["same", "any"] = "same"
+    close_ticks: int = 3
+    max_size_ticks: int | None = None
+
+    @property
+    def window_ms(self) -> int:
+        """How far back (from `as_of`) a wick can matter: oldest candidate's surroundings."""
+        return (self.age_max + self.surround_minutes) * MS_PER_MINUTE
+
+    def find(
+        self,
+        wicks: Iterable[WickSnapshot],
+        last_price: int,
+        as_of: int,
+        *,
+        tick: Decimal | str,
+        **override: Any,
+    ) -> list[Signal]:
+        """`find_hidden_signals` with these options (`override` replaces some for one run)."""
+        options = {name: getattr(self, name) for name in _FINDER_OPTIONS}
+        return find_hidden_signals(wicks, last_price, as_of, tick=tick, **{**options, **override})
+
+
+_FINDER_OPTIONS = tuple(f.name for f in attrs.fields(FinderParams))  # not a subclass's extras
+
+
 @attrs.frozen(slots=True)
 class Signal:
     id: str

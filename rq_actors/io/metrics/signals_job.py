@@ -30,10 +30,11 @@ from rq_actors.core.derive.exact import fmt_decimal
 from rq_actors.core.derive.vwap import RollingVwap
 from rq_actors.core.meta import InstrumentMeta
 from rq_actors.core.signals.context import CvdTrail, MarketContext, deviation_bps
-from rq_actors.core.signals.lifecycle import FinderParams, Minute, SetupLifecycle
+from rq_actors.core.signals.lifecycle import Minute, SetupLifecycle
 from rq_actors.core.timefmt import MS_PER_HOUR, MS_PER_MINUTE
 from rq_actors.core.wicks.live import Live
 from rq_actors.core.wicks.model import Wick
+from rq_actors.core.wicks.signals import FinderParams
 from rq_actors.io.metrics.base import restored
 from rq_actors.io.metrics.sink import StreamSink
 from rq_actors.io.metrics.wicks_job import WickEngine
