@@ -10,24 +10,31 @@ prints CPU seconds per variant, interleaved per round so the ratios within a rou
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
+
+from bench.suite import _run
 
 VARIANTS = ((0.05, 0.0), (0.25, 0.0), (0.25, 30.0))  # (coalesce s, state interval s; 0 = as is)
 
 _CHILD = """
-import json, sys
+import contextlib, json, sys
 import rq_actors.actors.hooks as hooks
 import rq_actors.actors.group as group
 from bench import worker
+from bench.whatif import patched
 co, st, n = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-hooks.DEFAULT_COALESCE_S = co
-if st:
-    group.actor_state_interval = lambda name: st
-out = worker.scale(n, 8.0, 12.0, 7)
+with contextlib.ExitStack() as stack:
+    stack.enter_context(patched(hooks, "DEFAULT_COALESCE_S", co))
+    if st:
+        stack.enter_context(patched(group, "actor_state_interval", lambda name: st))
+    out = worker.scale(n, 8.0, 12.0, 7)
 print(json.dumps({"cpu_s": out["cpu_s"], "p99_ms": out["trade_latency"]["p99_ms"]}))
 """
+
+
+def _failures_only(line: str) -> None:
+    if line.lstrip().startswith("failed"):  # `_run` also echoes the command: the child's source
+        print(line)
 
 
 def main() -> None:
@@ -38,7 +45,9 @@ def main() -> None:
     for r in range(1, args.rounds + 1):
         for co, st in VARIANTS:
             cmd = [sys.executable, "-c", _CHILD, str(co), str(st), str(args.n)]
-            out = json.loads(subprocess.run(cmd, check=True, capture_output=True).stdout)
+            out = _run(cmd, log=_failures_only)
+            if "error" in out:
+                continue
             state = f"{st:g} s" if st else "as is"
             print(
                 f"round {r}  coalesce {co * 1000:.0f} ms  state {state:6}  "
