@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 
 from rq_actors.config import parse_config
@@ -71,13 +72,19 @@ def test_each_kind_writes_only_what_its_rebuild_removes(kind: str, tmp_path: Pat
         assert any(f == o or o in f.parents for o in outputs), f"{f} is not removed by --rebuild"
 
 
-def test_live_wiring_reads_actors_and_intervals_from_the_registry() -> None:
+def test_live_wiring_reads_actors_and_intervals_from_the_registry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     config = parse_config({"instruments": [INST]})
     actors = actor_kinds(config)
     assert sorted(k for kinds in actors.values() for k in kinds) == sorted(KINDS)
     assert actors["wicks"] == ["candles", "wicks"]  # candles live with the wicks (SPEC §2)
+    assert actor_state_interval("cvd") == METRICS["cvd"].state_interval_s
     # an actor saves its jobs together, at the pace of the costliest one
-    assert actor_state_interval("wicks") == 30.0 and actor_state_interval("cvd") == 5.0
+    slow_candles = attrs.evolve(METRICS["candles"], state_interval_s=90.0)
+    monkeypatch.setitem(METRICS, "candles", slow_candles)
+    assert actor_state_interval("wicks") == 90.0
+    assert actor_state_interval("cvd") == METRICS["cvd"].state_interval_s
 
 
 def test_disabled_signals_leave_wiring_and_derive(tmp_path: Path) -> None:

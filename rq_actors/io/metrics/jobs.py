@@ -118,11 +118,11 @@ def _folder_and_state(folder: Callable[[VaultPaths, str], Path], kind: str) -> A
 METRICS: dict[str, MetricSpec] = {
     spec.kind: spec
     for spec in (
-        MetricSpec("cvd", _cvd, _folder_and_state(VaultPaths.cvd_dir, "cvd"), "cvd", 5.0),
-        MetricSpec("vwap", _vwap, _folder_and_state(VaultPaths.vwap_dir, "vwap"), "vwap", 5.0),
+        MetricSpec("cvd", _cvd, _folder_and_state(VaultPaths.cvd_dir, "cvd"), "cvd", 30.0),
+        MetricSpec("vwap", _vwap, _folder_and_state(VaultPaths.vwap_dir, "vwap"), "vwap", 30.0),
         # candles live with the wicks (SPEC §2): one feed for the two candle builders
         MetricSpec(
-            "candles", _candles, _folder_and_state(VaultPaths.candles_dir, "candles"), "wicks", 5.0
+            "candles", _candles, _folder_and_state(VaultPaths.candles_dir, "candles"), "wicks", 30.0
         ),
         # wicks_active.json must be rewritten at least once a minute (SPEC §8.2); a 30k-wick
         # state is too costly to write every few seconds
