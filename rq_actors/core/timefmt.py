@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 from datetime import UTC, datetime
 
+from rq_actors.core.cache_census import family, lru_size
+
 MS_PER_MINUTE = 60_000
 MS_PER_HOUR = 3_600_000
 MS_PER_DAY = 86_400_000
@@ -44,6 +46,10 @@ def hour_str(ts_ms: int) -> str:
 def _second_ms(prefix: str) -> int:
     dt = datetime.fromisoformat(prefix).replace(tzinfo=UTC)
     return int(dt.timestamp()) * 1000
+
+
+# Both evict least-recently-used entries one at a time (no clears to count).
+family("time_text", 8192).track_global(lru_size(_second_text), lru_size(_second_ms))
 
 
 def parse_iso_ms(text: str) -> int:

@@ -15,6 +15,7 @@ from typing import IO, get_args
 import attrs
 import orjson
 
+from rq_actors.core.cache_census import cache_fills
 from rq_actors.core.timefmt import iso_ms
 from rq_actors.io.vault.files import repair_torn_tail
 from rq_actors.messages import HealthReport, HealthState
@@ -315,10 +316,11 @@ class ProcessWatch:
 
     Every `interval_s` it sets counters `rss_kb`, `gc_gen{0,1,2}` (collections),
     `gc_max_pause_us` and `gc_max_pause_cpu_us` (longest pause since the previous line, wall
-    and CPU time), `gc_max_pause_us_gen{0,1,2}`
-    (longest ever, per generation),
-    `disk_free_mb`, `gc_frozen` and, every `size_every` lines, `vault_mb`; it runs `tune_gc`
-    `freeze_after_s` after start, then every `refreeze_every_s`. Below `min_free_mb` free it warns
+    and CPU time), `gc_max_pause_us_gen{0,1,2}` (longest ever, per generation),
+    `cache_<family>_{entries,capacity,clears}` (`core.cache_census`, so that a cache still
+    filling can be told apart from a leak), `disk_free_mb`, `gc_frozen` and, every `size_every`
+    lines, `vault_mb`; it runs `tune_gc` `freeze_after_s` after start, then every
+    `refreeze_every_s`. Below `min_free_mb` free it warns
     (`last_error`, counter `low_disk_warnings`) and says so again at every line until the disk
     has room; the actors themselves already survive a full disk (docs/RELIABILITY.md).
     """
@@ -375,6 +377,10 @@ class ProcessWatch:
         for gen in range(3):
             counters[f"gc_gen{gen}"] = self.gc.collections[gen]
             counters[f"gc_max_pause_us_gen{gen}"] = self.gc.max_us[gen]
+        for name, fill in cache_fills().items():
+            counters[f"cache_{name}_entries"] = fill.entries
+            counters[f"cache_{name}_capacity"] = fill.capacity
+            counters[f"cache_{name}_clears"] = fill.clears
         try:
             free_mb = shutil.disk_usage(self.root).free // 2**20
         except OSError:

@@ -19,6 +19,7 @@ from typing import Any
 
 from sortedcontainers import SortedDict
 
+from rq_actors.core.cache_census import family
 from rq_actors.core.okx.checksum import CHECKSUM_LEVELS, book_checksum
 
 Level = Sequence[str]
@@ -63,6 +64,7 @@ def prepare_levels(raw: Any, side: str) -> list[PreparedLevel]:
             delete = not sz.strip("0.")
             if len(sizes) >= _CACHE_MAX:
                 sizes.clear()
+                _CENSUS.cleared()
             sizes[sz] = delete
         # liq is always "0"; str methods are several times cheaper than a regex per level
         if not (liq == "0" or _is_count(liq)) or not _is_count(orders):
@@ -81,6 +83,8 @@ def prepare_levels(raw: Any, side: str) -> list[PreparedLevel]:
 _PRICE_KEYS: dict[str, Decimal] = {}
 _SIZE_DELETES: dict[str, bool] = {}
 _CACHE_MAX = 50_000
+_CENSUS = family("book_levels", _CACHE_MAX)
+_CENSUS.track_global(_PRICE_KEYS, _SIZE_DELETES)
 
 
 def _is_count(text: str) -> bool:
@@ -100,6 +104,7 @@ def _price_key(px: str, where: str) -> Decimal:
         raise LevelError(f"{where} price {px!r} is not positive")
     if len(_PRICE_KEYS) >= _CACHE_MAX:
         _PRICE_KEYS.clear()
+        _CENSUS.cleared()
     _PRICE_KEYS[px] = key
     return key
 

@@ -25,6 +25,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from rq_actors.core.cache_census import family
 from rq_actors.core.derive.exact import decimals_of, div_half_even, parse_scaled
 from rq_actors.core.meta import InstrumentMeta
 from rq_actors.errors import IncompatibleState, InstrumentMetaError
@@ -37,6 +38,7 @@ STATE_VERSION = 1
 MINUTES_PER_DAY = 1440
 
 _CACHE_LIMIT = 1 << 12  # per cache; ~0.9 MB full (bench.quant_cache), refills cost ~2 %
+_CENSUS = family("quant", _CACHE_LIMIT)
 _TF_PATTERN = re.compile(r"^([1-9][0-9]*)([mhd])$")
 _TF_UNIT_MINUTES = {"m": 1, "h": 60, "d": MINUTES_PER_DAY}
 
@@ -74,6 +76,7 @@ class Quant:
         self._inv_den = 10 ** max(-shift, 0)
         self.px_cache: dict[str, int] = {}
         self.sz_cache: dict[str, int] = {}
+        _CENSUS.track(self, self.px_cache, self.sz_cache)
 
     def px(self, text: str) -> int | None:
         """Cache-miss path for a price: the scaled int, or None if not a positive decimal at
@@ -98,6 +101,7 @@ def _parse_into(cache: dict[str, int], text: str, dp: int) -> int | None:
         return None
     if len(cache) >= _CACHE_LIMIT:  # bounded memory; refilling is cheap
         cache.clear()
+        _CENSUS.cleared()
     cache[text] = value
     return value
 

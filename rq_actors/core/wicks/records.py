@@ -15,11 +15,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from rq_actors.core.cache_census import family
 from rq_actors.core.derive.exact import fmt_scaled
 from rq_actors.core.timefmt import iso_ms, iso_s
 from rq_actors.core.wicks.model import Wick, WickEventKind, WickSide, price_to_ticks
 
 _CACHE_LIMIT = 1 << 12  # per cache; ~0.9 MB full (bench.quant_cache), refills cost ~2 %
+_CENSUS = family("wick_text", _CACHE_LIMIT)
 
 FILL_DP = 4
 
@@ -32,7 +34,7 @@ class Formatter:
     few thousand tips and minutes over and over (`wicks_active.json` every minute), and
     formatting them afresh each time would dominate its cost. Caches are bounded."""
 
-    __slots__ = ("_minutes", "_prices", "_texts", "dp", "mantissa", "tick")
+    __slots__ = ("__weakref__", "_minutes", "_prices", "_texts", "dp", "mantissa", "tick")
 
     def __init__(self, tick: Decimal) -> None:
         sign, digits, exp = tick.as_tuple()
@@ -44,6 +46,7 @@ class Formatter:
         self._prices: dict[int, str] = {}
         self._texts: dict[str, int] = {}
         self._minutes: dict[int, str] = {}
+        _CENSUS.track(self, self._prices, self._texts, self._minutes)
 
     def price(self, ticks: int) -> str:
         """Canonical decimal text of `ticks × tick`."""
@@ -51,6 +54,7 @@ class Formatter:
         if text is None:
             if len(self._prices) >= _CACHE_LIMIT:
                 self._prices.clear()
+                _CENSUS.cleared()
             text = self._prices[ticks] = fmt_scaled(ticks * self.mantissa, self.dp)
         return text
 
@@ -60,6 +64,7 @@ class Formatter:
         if value is None:
             if len(self._texts) >= _CACHE_LIMIT:
                 self._texts.clear()
+                _CENSUS.cleared()
             value = self._texts[text] = price_to_ticks(text, self.tick)
         return value
 
@@ -69,6 +74,7 @@ class Formatter:
         if text is None:
             if len(self._minutes) >= _CACHE_LIMIT:
                 self._minutes.clear()
+                _CENSUS.cleared()
             text = self._minutes[ts_ms] = iso_s(ts_ms)
         return text
 
