@@ -41,8 +41,8 @@ from typing import Any
 import orjson
 import psutil  # type: ignore[import-untyped]
 
-from rq_actors.commands.status import latest_by_actor
 from rq_actors.core.timefmt import parse_iso_ms
+from rq_actors.io.health_read import latest_by_actor
 
 _LAG_ACTORS = ("trade_writer", "cvd", "vwap", "candles")
 _DAY_MS = 86_400_000
@@ -142,10 +142,41 @@ class _Sampler:
             "gc2_max_ms": round(counters.get("gc_max_pause_us_gen2", 0) / 1000, 1),
             "gen2": counters.get("gc_gen2", 0),
             "wicks": _active_wicks(self.vault),
+            "cache_entries": sum(v for k, v in counters.items() if k.endswith("_entries")),
         }
         self.rows.append(row)
         print("  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+        row["caches"] = _cache_census(counters)
         return row
+
+
+def _cache_census(counters: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """The `process` line's `cache_<family>_<field>` counters, by family."""
+    out: dict[str, dict[str, int]] = {}
+    for key, value in counters.items():
+        if key.startswith("cache_"):
+            name, _, field = key[len("cache_") :].rpartition("_")
+            out.setdefault(name, {})[field] = value
+    return out
+
+
+def _caches_summary(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per cache family: fill at the end and the market day every one of its caches had been
+    full once (after that day the family's memory cannot grow)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, end in rows[-1].get("caches", {}).items():
+        day = next(
+            (
+                r["market_day"]
+                for r in rows
+                if (f := r.get("caches", {}).get(name))
+                and f.get("caches")
+                and f["peaked"] == f["caches"]
+            ),
+            None,
+        )
+        out[name] = {**end, "all_peaked_at_market_day": day}
+    return out
 
 
 def _slope(points: Sequence[tuple[float, float]]) -> float | None:
@@ -167,6 +198,11 @@ def summarize(rows: Sequence[dict[str, Any]], args: argparse.Namespace) -> dict[
     slope = _slope([(r["market_day"], r["rss_mb"]) for r in after])
     half = after[len(after) // 2 :]
     late = _slope([(r["market_day"], r["rss_mb"]) for r in half])
+    caches = _caches_summary(rows)
+    days = [c["all_peaked_at_market_day"] for c in caches.values()]
+    peaked_day = max(days) if days and None not in days else None
+    peaked = [r for r in after if peaked_day is not None and r["market_day"] >= peaked_day]
+    slope_peaked = _slope([(r["market_day"], r["rss_mb"]) for r in peaked])
     problems = []
     if max(r["lag_s"] for r in after) > args.max_lag_s:
         problems.append(f"lag above {args.max_lag_s} s after warm-up")
@@ -191,6 +227,11 @@ def summarize(rows: Sequence[dict[str, Any]], args: argparse.Namespace) -> dict[
         "gen2_collections": rows[-1]["gen2"],
         "cpu_pct_mean": round(sum(r["cpu_pct"] for r in after) / len(after), 1),
         "wicks_active_end": rows[-1]["wicks"],
+        "caches": caches,
+        "caches_all_peaked_at_market_day": peaked_day,
+        "slope_after_caches_peaked_mb_per_market_day": (
+            None if slope_peaked is None else round(slope_peaked, 2)
+        ),
     }
 
 

@@ -8,6 +8,7 @@ import gc
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 
 from rq_actors.core.book import model
@@ -23,15 +24,17 @@ class _Owner:
 
 
 def test_a_family_counts_its_owners_caches_only_while_they_live() -> None:
-    fam = CacheFamily("test", 10)
+    fam = CacheFamily("test", 2)
     owner = _Owner()
-    fam.track(owner, {1: 1, 2: 2}, {3: 3})
-    fam.track_global({4: 4})
-    fam.cleared()
-    assert fam.fill() == CacheFill(entries=4, capacity=30, clears=1)
-    del owner
+    first, second, shared = {1: 1}, {3: 3}, {4: 4, 5: 5}
+    fam.track(owner, first, second)
+    fam.track_global(shared)  # full now: peaked
+    first.clear()
+    fam.cleared(first)  # emptied when full: peaked, although it holds nothing now
+    assert fam.fill() == CacheFill(entries=3, capacity=6, clears=1, caches=3, peaked=2)
+    del owner, first, second
     gc.collect()
-    assert fam.fill() == CacheFill(entries=1, capacity=10, clears=1)
+    assert fam.fill() == CacheFill(entries=2, capacity=2, clears=1, caches=1, peaked=1)
 
 
 def test_quant_caches_are_bounded_and_their_clears_counted(
@@ -48,6 +51,7 @@ def test_quant_caches_are_bounded_and_their_clears_counted(
     assert len(q.px_cache) == 1
     now = fam.fill()
     assert now.clears == before.clears + 2 and now.entries == before.entries + 1
+    assert now.caches == before.caches + 2 and now.peaked == before.peaked + 1  # px, not sz
 
 
 def test_wick_text_caches_are_bounded_and_their_clears_counted(
@@ -68,6 +72,10 @@ def test_book_level_caches_are_bounded_and_their_clears_counted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(model, "_CACHE_MAX", 3)
+    # Earlier tests leave these process-wide caches holding the strings below (a cache hit
+    # never reaches the bound check), so start from empty ones: emptying a cache is harmless.
+    model._PRICE_KEYS.clear()
+    model._SIZE_DELETES.clear()
     fam = FAMILIES["book_levels"]
     clears = fam.clears
     levels = [[f"{100 + i}.5", f"{i + 1}", "0", "1"] for i in range(7)]
@@ -92,4 +100,20 @@ def test_the_process_line_carries_every_family(tmp_path: Path) -> None:
     for name, fill in cache_fills().items():
         assert counters[f"cache_{name}_capacity"] == fill.capacity
         assert counters[f"cache_{name}_clears"] == fill.clears
+        assert counters[f"cache_{name}_peaked"] == fill.peaked <= counters[f"cache_{name}_caches"]
     assert counters["cache_quant_entries"] >= 1
+
+
+def test_calculators_of_one_instrument_share_one_set_of_caches() -> None:
+    from rq_actors.core.derive.cvd import CvdCalculator
+    from rq_actors.core.derive.vwap import RollingVwap
+    from rq_actors.core.wicks.records import shared_formatter
+
+    other = attrs.evolve(META, inst_id="ETH-USDT-SWAP")
+    assert common.shared_quant(META) is common.shared_quant(attrs.evolve(META))
+    assert common.shared_quant(META) is not common.shared_quant(other)
+    cvd, vwap = CvdCalculator(META, "base", ["1m"]), RollingVwap(META)
+    assert cvd._q is vwap._q is common.shared_quant(META)
+    assert shared_formatter(Decimal("0.1")) is shared_formatter(Decimal("0.1"))
+    ten = shared_formatter(Decimal("0.10"))  # equal to 0.1, other digits: keyed apart
+    assert ten is not shared_formatter(Decimal("0.1")) and ten.mantissa == 10

@@ -11,7 +11,9 @@ def _args() -> argparse.Namespace:
     return argparse.Namespace(warmup=0.25, max_lag_s=10.0)
 
 
-def _rows(lags: list[float], *, mb_per_day: float, writer: str = "running") -> list[dict]:
+def _rows(
+    lags: list[float], *, mb_per_day: float, writer: str = "running", peak_at: int = 0
+) -> list[dict]:
     return [
         {
             "wall_s": 10.0 * i,
@@ -26,6 +28,10 @@ def _rows(lags: list[float], *, mb_per_day: float, writer: str = "running") -> l
             "gc2_max_ms": 2.0,
             "gen2": i,
             "wicks": 3,
+            "caches": {
+                "quant": {"entries": 9, "caches": 4, "peaked": 4 if i >= peak_at else 1},
+                "book_levels": {"entries": 7, "caches": 2, "peaked": 2},
+            },
         }
         for i, lag in enumerate(lags)
     ]
@@ -43,3 +49,19 @@ def test_falling_behind_or_a_recovering_writer_makes_it_invalid() -> None:
     assert not late_lag["valid"] and "lag above" in late_lag["why"]
     recovering = summarize(_rows([0.5] * 12, mb_per_day=0.0, writer="recovering"), _args())
     assert not recovering["valid"] and "trade writer" in recovering["why"]
+
+
+def test_the_slope_after_every_cache_has_peaked_is_reported_apart() -> None:
+    rows = _rows([0.5] * 12, mb_per_day=0.0, peak_at=8)
+    for r in rows[:8]:
+        r["rss_mb"] = 40 + 10 * r["market_day"]  # caches filling: 10 MB/day, then flat
+    for r in rows[8:]:
+        r["rss_mb"] = 48.0
+    result = summarize(rows, _args())
+    assert result["caches"]["quant"]["all_peaked_at_market_day"] == 0.8
+    assert result["caches"]["book_levels"]["all_peaked_at_market_day"] == 0.0
+    assert result["caches_all_peaked_at_market_day"] == 0.8
+    assert result["slope_after_caches_peaked_mb_per_market_day"] == 0.0
+    assert result["slope_mb_per_market_day"] > 1.0
+    never = _rows([0.5] * 12, mb_per_day=0.0, peak_at=99)
+    assert summarize(never, _args())["slope_after_caches_peaked_mb_per_market_day"] is None

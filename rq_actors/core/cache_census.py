@@ -24,6 +24,8 @@ class CacheFill:
     entries: int  # held now
     capacity: int  # the bound of each cache, summed
     clears: int  # caches found full and cleared since the process started
+    caches: int  # how many caches (live owners' and global)
+    peaked: int  # of those, how many have been full at least once: their memory has peaked
 
 
 class CacheFamily:
@@ -31,7 +33,7 @@ class CacheFamily:
 
     `track(owner, *caches)` registers an owner's caches for as long as the owner lives (a
     calculator rebuilt on restart drops out with its old self); `track_global` registers
-    module-level caches. Owners call `cleared()` whenever they empty a full cache."""
+    module-level caches. Owners call `cleared(cache)` whenever they empty a full cache."""
 
     def __init__(self, name: str, bound: int) -> None:
         self.name = name
@@ -41,6 +43,7 @@ class CacheFamily:
             weakref.WeakKeyDictionary()
         )
         self._global: list[Sized] = []
+        self._ever_full: set[int] = set()  # ids of tracked caches once cleared; pruned in fill
 
     def track(self, owner: object, *caches: Sized) -> None:
         self._owned[owner] = caches
@@ -48,12 +51,21 @@ class CacheFamily:
     def track_global(self, *caches: Sized) -> None:
         self._global.extend(caches)
 
-    def cleared(self) -> None:
+    def cleared(self, cache: Sized) -> None:
         self.clears += 1
+        self._ever_full.add(id(cache))
 
     def fill(self) -> CacheFill:
         caches = [c for group in list(self._owned.values()) for c in group] + self._global
-        return CacheFill(sum(len(c) for c in caches), self.bound * len(caches), self.clears)
+        live = {id(c) for c in caches}
+        self._ever_full &= live  # a dead owner's ids must not outlive it (or be mistaken later)
+        sizes = [len(c) for c in caches]
+        peaked = sum(
+            1
+            for c, n in zip(caches, sizes, strict=True)
+            if n >= self.bound or id(c) in self._ever_full
+        )
+        return CacheFill(sum(sizes), self.bound * len(caches), self.clears, len(caches), peaked)
 
 
 FAMILIES: dict[str, CacheFamily] = {}

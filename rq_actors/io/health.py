@@ -317,9 +317,9 @@ class ProcessWatch:
     Every `interval_s` it sets counters `rss_kb`, `gc_gen{0,1,2}` (collections),
     `gc_max_pause_us` and `gc_max_pause_cpu_us` (longest pause since the previous line, wall
     and CPU time), `gc_max_pause_us_gen{0,1,2}` (longest ever, per generation),
-    `cache_<family>_{entries,capacity,clears}` (`core.cache_census`, so that a cache still
-    filling can be told apart from a leak), `disk_free_mb`, `gc_frozen` and, every `size_every`
-    lines, `vault_mb`; it runs `tune_gc` `freeze_after_s` after start, then every
+    `cache_<family>_{entries,capacity,clears,caches,peaked}` (`core.cache_census`, so that a
+    cache still filling can be told apart from a leak), `disk_free_mb`, `gc_frozen` and, every
+    `size_every` lines, `vault_mb`; it runs `tune_gc` `freeze_after_s` after start, then every
     `refreeze_every_s`. Below `min_free_mb` free it warns
     (`last_error`, counter `low_disk_warnings`) and says so again at every line until the disk
     has room; the actors themselves already survive a full disk (docs/RELIABILITY.md).
@@ -381,6 +381,8 @@ class ProcessWatch:
             counters[f"cache_{name}_entries"] = fill.entries
             counters[f"cache_{name}_capacity"] = fill.capacity
             counters[f"cache_{name}_clears"] = fill.clears
+            counters[f"cache_{name}_caches"] = fill.caches
+            counters[f"cache_{name}_peaked"] = fill.peaked
         try:
             free_mb = shutil.disk_usage(self.root).free // 2**20
         except OSError:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from rq_actors.core.derive.common import Quant
+from rq_actors.core.derive.common import shared_quant
 from rq_actors.core.meta import InstrumentMeta
 from rq_actors.core.timefmt import MS_PER_MINUTE
 from rq_actors.core.wicks.model import OffGridPrice, price_to_ticks
@@ -46,7 +46,7 @@ class BacktestEngine:
         self.dropped = 0
         self.first_ms: int | None = None
         self.last_ms: int | None = None
-        self._quant = Quant(meta)
+        self._quant = shared_quant(meta)
         self._ticks: dict[str, int] = {}
         self._last_px: int | None = None
         self._minute_end = -1

@@ -64,7 +64,7 @@ def prepare_levels(raw: Any, side: str) -> list[PreparedLevel]:
             delete = not sz.strip("0.")
             if len(sizes) >= _CACHE_MAX:
                 sizes.clear()
-                _CENSUS.cleared()
+                _CENSUS.cleared(sizes)
             sizes[sz] = delete
         # liq is always "0"; str methods are several times cheaper than a regex per level
         if not (liq == "0" or _is_count(liq)) or not _is_count(orders):
@@ -104,7 +104,7 @@ def _price_key(px: str, where: str) -> Decimal:
         raise LevelError(f"{where} price {px!r} is not positive")
     if len(_PRICE_KEYS) >= _CACHE_MAX:
         _PRICE_KEYS.clear()
-        _CENSUS.cleared()
+        _CENSUS.cleared(_PRICE_KEYS)
     _PRICE_KEYS[px] = key
     return key
 

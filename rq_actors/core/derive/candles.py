@@ -25,10 +25,10 @@ import attrs
 
 from rq_actors.core.derive.common import (
     VALUE_DP,
-    Quant,
     check_state,
     cursor_from_state,
     cursor_to_state,
+    shared_quant,
     sorted_timeframes,
     state_header,
 )
@@ -143,7 +143,7 @@ class CandleBuilder:
         timeframes: Iterable[str] = DEFAULT_TIMEFRAMES,
         state: Mapping[str, Any] | None = None,
     ) -> None:
-        self._q = Quant(meta)
+        self._q = shared_quant(meta)
         self._tfs = sorted_timeframes(tuple(timeframes))
         self._emit_1m = any(k == 1 for _, k in self._tfs)
         self._higher = [(tf, k) for tf, k in self._tfs if k > 1]

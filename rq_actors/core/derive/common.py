@@ -22,6 +22,7 @@ replaying overlapping vault ranges and live batches harmless, live and batch ali
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -92,6 +93,21 @@ class Quant:
         return div_half_even(qty * self._inv_num, px * self._inv_den)
 
 
+_SHARED: weakref.WeakValueDictionary[InstrumentMeta, Quant] = weakref.WeakValueDictionary()
+
+
+def shared_quant(meta: InstrumentMeta) -> Quant:
+    """The process's one `Quant` for `meta`, while anything uses it.
+
+    A parsed value depends on the instrument's scales only, so every calculator of one
+    instrument (CVD, VWAP, candles, wicks, signals: nine live) can share one pair of caches:
+    the same hit rate for a ninth of the memory."""
+    quant = _SHARED.get(meta)
+    if quant is None:
+        quant = _SHARED[meta] = Quant(meta)
+    return quant
+
+
 def _parse_into(cache: dict[str, int], text: str, dp: int) -> int | None:
     try:
         value = parse_scaled(text, dp)
@@ -101,7 +117,7 @@ def _parse_into(cache: dict[str, int], text: str, dp: int) -> int | None:
         return None
     if len(cache) >= _CACHE_LIMIT:  # bounded memory; refilling is cheap
         cache.clear()
-        _CENSUS.cleared()
+        _CENSUS.cleared(cache)
     cache[text] = value
     return value
 

@@ -25,10 +25,10 @@ import attrs
 
 from rq_actors.core.derive.common import (
     MINUTES_PER_DAY,
-    Quant,
     check_state,
     cursor_from_state,
     cursor_to_state,
+    shared_quant,
     sorted_timeframes,
     state_header,
 )
@@ -101,7 +101,7 @@ class CvdCalculator:
     ) -> None:
         if unit not in UNITS:
             raise ValueError(f"unknown CVD unit {unit!r}; expected one of {UNITS}")
-        q = self._q = Quant(meta)
+        q = self._q = shared_quant(meta)
         self._unit = unit
         self._symbol = meta.symbol_canon
         self._tfs = sorted_timeframes(tuple(timeframes))

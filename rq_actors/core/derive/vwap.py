@@ -32,10 +32,10 @@ import attrs
 
 from rq_actors.core.derive.common import (
     VALUE_DP,
-    Quant,
     check_state,
     cursor_from_state,
     cursor_to_state,
+    shared_quant,
     state_header,
 )
 from rq_actors.core.derive.exact import (
@@ -145,7 +145,7 @@ class RollingVwap:
         windows = sorted(windows_minutes)
         if not windows or windows[0] < 1 or len(set(windows)) != len(windows):
             raise ValueError(f"bad VWAP windows {windows}")
-        q = self._q = Quant(meta)
+        q = self._q = shared_quant(meta)
         self._weighting = weighting
         self._windows = [_Trailing(w) for w in windows]
         # weight per trade = loop value × _w_factor at _w_dp; base per trade likewise

@@ -32,7 +32,7 @@ from rq_actors.core.signals.context import MarketContext
 from rq_actors.core.timefmt import MS_PER_MINUTE, iso_ms, iso_s
 from rq_actors.core.wicks.live import Live, snapshot
 from rq_actors.core.wicks.model import SIDE_RANK, parse_tick, timeframe_ms, touch_variant
-from rq_actors.core.wicks.records import Formatter, iso_ms_or_none, price_or_none
+from rq_actors.core.wicks.records import iso_ms_or_none, price_or_none, shared_formatter
 from rq_actors.core.wicks.signals import FinderParams, Signal
 from rq_actors.errors import IncompatibleState
 
@@ -62,7 +62,7 @@ class SetupLifecycle:
             raise ValueError("one finder per timeframe")
         self.inst_id = inst_id
         self.tick = parse_tick(tick)
-        self.fmt = Formatter(self.tick)
+        self.fmt = shared_formatter(self.tick)
         self.finders = tuple(finders)
         self.expiry_ms = expiry_ms  # the wicks' own expiry (SPEC §8.2), for `expired`
         self._setups: dict[str, _Setup] = {}

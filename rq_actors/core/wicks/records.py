@@ -12,6 +12,7 @@ wick never shows `"1"`, which only a touch earns.
 
 from __future__ import annotations
 
+import weakref
 from decimal import Decimal
 from typing import Any
 
@@ -54,7 +55,7 @@ class Formatter:
         if text is None:
             if len(self._prices) >= _CACHE_LIMIT:
                 self._prices.clear()
-                _CENSUS.cleared()
+                _CENSUS.cleared(self._prices)
             text = self._prices[ticks] = fmt_scaled(ticks * self.mantissa, self.dp)
         return text
 
@@ -64,7 +65,7 @@ class Formatter:
         if value is None:
             if len(self._texts) >= _CACHE_LIMIT:
                 self._texts.clear()
-                _CENSUS.cleared()
+                _CENSUS.cleared(self._texts)
             value = self._texts[text] = price_to_ticks(text, self.tick)
         return value
 
@@ -74,9 +75,23 @@ class Formatter:
         if text is None:
             if len(self._minutes) >= _CACHE_LIMIT:
                 self._minutes.clear()
-                _CENSUS.cleared()
+                _CENSUS.cleared(self._minutes)
             text = self._minutes[ts_ms] = iso_s(ts_ms)
         return text
+
+
+_SHARED: weakref.WeakValueDictionary[str, Formatter] = weakref.WeakValueDictionary()
+
+
+def shared_formatter(tick: Decimal) -> Formatter:
+    """The process's one `Formatter` for a tick size, keyed by its text (`0.10` equals `0.1`
+    but its digits differ), while anything uses it: the trackers and the signal lifecycle of
+    one instrument format the same tips and minutes, so they share one set of caches."""
+    key = str(tick)
+    fmt = _SHARED.get(key)
+    if fmt is None:
+        fmt = _SHARED[key] = Formatter(tick)
+    return fmt
 
 
 def tip_distance(side: WickSide, tip: int, extreme: int | None) -> int | None:

@@ -17,7 +17,7 @@ import orjson
 
 from rq_actors.config import TIMEFRAMES, Config
 from rq_actors.core.derive.candles import Candle, CandleBuilder
-from rq_actors.core.derive.common import Quant
+from rq_actors.core.derive.common import shared_quant
 from rq_actors.core.meta import InstrumentMeta
 from rq_actors.core.timefmt import iso_ms, parse_iso_ms
 from rq_actors.core.wicks.detect import wicks_from_candle
@@ -47,7 +47,7 @@ class WickEngine:
     ) -> None:
         self._tick = meta.tick
         self.wick_tfs = set(wick_tfs)
-        self._quant = Quant(meta)
+        self._quant = shared_quant(meta)
         wanted = self.wick_tfs | set(candle_tfs)
         tfs = [tf for tf in TIMEFRAMES if tf in wanted]
         self.candles = CandleBuilder(meta, tfs, state=None if state is None else state["candles"])
