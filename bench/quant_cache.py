@@ -1,10 +1,10 @@
-"""Price/size text caches: memory of a full cache, and calculator speed at two cache bounds.
+"""Price/size text caches: memory of a full cache, and calculator speed at each cache bound.
 
 `core.derive.common.Quant` memoises parsed price and size strings (and `core.wicks.records`
 their formatted texts) up to `_CACHE_LIMIT` entries each, then clears. The bound decides a
-long run's memory: an instrument has four such caches. This prints, side by side in one run,
-the bytes of one full cache pair and the CVD calculator's rate at each bound, on a tape whose
-prices wander over more distinct values than either bound holds (a trending month).
+long run's memory: an instrument has one pair (its calculators share it). This prints, side by
+side in one run, the bytes of one full cache pair and the CVD calculator's rate at each bound,
+on a tape whose prices wander over more distinct values than any bound holds (a trending month).
 
     python -m bench.quant_cache [--trades 1000000]
 """
@@ -22,7 +22,7 @@ from rq_actors.core.meta import InstrumentMeta
 from rq_actors.messages import Trade
 
 META = InstrumentMeta("BTC-USDT-SWAP", "SWAP", "0.01", "1", "linear", "0.1", "0.01")
-LIMITS = (1 << 16, 1 << 12)  # the former bound and the current one
+LIMITS = (1 << 16, 1 << 12, 1 << 10)  # the two former bounds and the current one
 
 
 def _tape(n: int, seed: int = 7) -> list[Trade]:
