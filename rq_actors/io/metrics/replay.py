@@ -29,9 +29,13 @@ def replay_vault(
     oldest = min(job.cursor[0] for job in jobs)
     # one day earlier: at midnight, trades of two consecutive days can interleave by id
     start_day = None if oldest < 0 else date_str(oldest - MS_PER_DAY)
+    # Every job skips a trade at or before its cursor, and the vault is in id order, so a
+    # trade whose id is at most every cursor's id has been seen by all of them: it is not
+    # read at all (a catch-up after a stall would otherwise re-read up to two whole days).
+    seen = min(job.cursor[1] for job in jobs)
     chunk: list[Trade] = []
     total = 0
-    for trade in iter_trades(paths, inst_id, start_day):
+    for trade in iter_trades(paths, inst_id, start_day, after_id=seen if seen > 0 else None):
         chunk.append(trade)
         if len(chunk) >= CHUNK:
             total += _feed(jobs, chunk, progress)

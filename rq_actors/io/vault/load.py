@@ -91,41 +91,87 @@ def _day_files(
 
 
 def iter_trades(
-    vault: Vault, inst_id: str, start_day: str | None = None, end_day: str | None = None
+    vault: Vault,
+    inst_id: str,
+    start_day: str | None = None,
+    end_day: str | None = None,
+    *,
+    after_id: int | None = None,
 ) -> Iterator[Trade]:
-    """Like `iter_records`, as `Trade` messages (what the live feed carries)."""
+    """Like `iter_records`, as `Trade` messages (what the live feed carries).
+
+    With `after_id`, only trades with a larger id: each file is entered by a binary search on
+    its (increasing) ids instead of being read from its start, so a catch-up near the end of a
+    large day file costs a few reads, not the whole day."""
     paths = _paths(vault)
-    for trade_id, record in _merge_by_trade_id(_day_files(paths, inst_id, start_day, end_day)):
+    files = _day_files(paths, inst_id, start_day, end_day)
+    for trade_id, record in _merge_by_trade_id(files, after_id):
         try:
             yield trade_from_record(record, trade_id)
         except TradeRecordError as exc:
             raise TradeVaultError(f"{paths.trades_dir(inst_id)}: {exc}") from exc
 
 
-def _read_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """`(trade_id, record)` for every complete line; `TradeVaultError` names a bad line.
+def _read_records(path: Path, after_id: int | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """`(trade_id, record)` for every complete line (with `after_id`: every one whose id is
+    larger); `TradeVaultError` names a bad line.
 
     An unterminated tail is skipped (the writer cuts it on its next start); a complete line
     that is not a trade record cannot come from a crash, so it is reported, never skipped."""
     with path.open("rb") as f:
+        start = 0 if after_id is None else _offset_after(f, after_id)
+        f.seek(start)
+        where = (lambda n: f"{path}:{n}") if start == 0 else (lambda n: f"{path}:+{n}")
         for lineno, line in enumerate(f, 1):
             if not line.endswith(b"\n"):
                 return
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise TradeVaultError(
-                    f"{path}:{lineno}: not JSON ({exc}): {line[:120]!r}"
-                ) from None
-            trade_id = (
-                parse_positive_int(record.get("trade_id")) if isinstance(record, dict) else None
-            )
+            trade_id, record = _parse_line(line)
             if trade_id is None:
-                raise TradeVaultError(f"{path}:{lineno}: no trade_id: {line[:120]!r}")
-            yield trade_id, record
+                raise TradeVaultError(f"{where(lineno)}: {record}: {line[:120]!r}")
+            if after_id is None or trade_id > after_id:
+                yield trade_id, record
 
 
-def _merge_by_trade_id(files: list[Path]) -> Iterator[tuple[int, dict[str, Any]]]:
+def _parse_line(line: bytes) -> tuple[int, dict[str, Any]] | tuple[None, str]:
+    """`(trade_id, record)`, or `(None, what is wrong)`."""
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return None, f"not JSON ({exc})"
+    trade_id = parse_positive_int(record.get("trade_id")) if isinstance(record, dict) else None
+    if trade_id is None:
+        return None, "no trade_id"
+    return trade_id, record
+
+
+_SCAN_BYTES = 1 << 16  # below this, reading on is cheaper than another probe
+
+
+def _offset_after(f: Any, after_id: int) -> int:
+    """A line start in `f` (a day file, ids increasing) before which every id is `<= after_id`.
+
+    Binary search on byte offsets: a probe reads the first whole line after `mid`. Anything
+    it cannot read (a torn tail, a bad line) moves the search earlier, never past a record,
+    so the reader still meets and reports such a line."""
+    lo = 0  # a line start; every line before it has an id <= after_id
+    hi = f.seek(0, 2)  # a probe at or after hi finds an id > after_id (or nothing usable)
+    while hi - lo > _SCAN_BYTES:
+        mid = (lo + hi) // 2
+        f.seek(mid)
+        f.readline()  # the rest of the line that holds `mid`
+        line_start = f.tell()
+        line = f.readline()
+        trade_id = _parse_line(line)[0] if line.endswith(b"\n") else None
+        if trade_id is not None and trade_id <= after_id:
+            lo = line_start
+        else:
+            hi = mid
+    return lo
+
+
+def _merge_by_trade_id(
+    files: list[Path], after_id: int | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
     heap: list[tuple[int, int, dict[str, Any], Iterator[tuple[int, dict[str, Any]]]]] = []
     opened = 0
 
@@ -134,7 +180,7 @@ def _merge_by_trade_id(files: list[Path]) -> Iterator[tuple[int, dict[str, Any]]
         while opened < len(files):
             index = opened
             opened += 1
-            lines = _read_records(files[index])
+            lines = _read_records(files[index], after_id)
             first = next(lines, None)
             if first is not None:
                 heapq.heappush(heap, (first[0], index, first[1], lines))
@@ -143,8 +189,13 @@ def _merge_by_trade_id(files: list[Path]) -> Iterator[tuple[int, dict[str, Any]]
     open_next()
     while heap:
         trade_id, index, record, lines = heapq.heappop(heap)
-        if index == opened - 1:  # the newest open file has started: its successor may interleave
+        if index == opened - 1 and opened < len(files):
+            # The newest open file has started: its successor may interleave, and may even
+            # begin below this record (a day file holding only trades that stepped back).
             open_next()
+            if heap and (trade_id, index) > heap[0][:2]:
+                heapq.heappush(heap, (trade_id, index, record, lines))
+                continue
         yield trade_id, record
         # Stay on this file while it holds the smallest id: the heap (the successor's head) is
         # consulted per record, but only touched when the files really interleave (midnight).
