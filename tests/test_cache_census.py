@@ -114,6 +114,8 @@ def test_calculators_of_one_instrument_share_one_set_of_caches() -> None:
     assert common.shared_quant(META) is not common.shared_quant(other)
     cvd, vwap = CvdCalculator(META, "base", ["1m"]), RollingVwap(META)
     assert cvd._q is vwap._q is common.shared_quant(META)
-    assert shared_formatter(Decimal("0.1")) is shared_formatter(Decimal("0.1"))
-    ten = shared_formatter(Decimal("0.10"))  # equal to 0.1, other digits: keyed apart
-    assert ten is not shared_formatter(Decimal("0.1")) and ten.mantissa == 10
+    one = shared_formatter("BTC-USDT-SWAP", Decimal("0.1"))
+    assert one is shared_formatter("BTC-USDT-SWAP", Decimal("0.1"))
+    assert one is not shared_formatter("ETH-USDT-SWAP", Decimal("0.1"))  # no thrash at scale
+    ten = shared_formatter("BTC-USDT-SWAP", Decimal("0.10"))  # equal to 0.1, other digits
+    assert ten is not one and ten.mantissa == 10

@@ -62,7 +62,7 @@ class SetupLifecycle:
             raise ValueError("one finder per timeframe")
         self.inst_id = inst_id
         self.tick = parse_tick(tick)
-        self.fmt = shared_formatter(self.tick)
+        self.fmt = shared_formatter(inst_id, self.tick)
         self.finders = tuple(finders)
         self.expiry_ms = expiry_ms  # the wicks' own expiry (SPEC §8.2), for `expired`
         self._setups: dict[str, _Setup] = {}

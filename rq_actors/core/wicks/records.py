@@ -80,14 +80,15 @@ class Formatter:
         return text
 
 
-_SHARED: weakref.WeakValueDictionary[str, Formatter] = weakref.WeakValueDictionary()
+_SHARED: weakref.WeakValueDictionary[tuple[str, str], Formatter] = weakref.WeakValueDictionary()
 
 
-def shared_formatter(tick: Decimal) -> Formatter:
-    """The process's one `Formatter` for a tick size, keyed by its text (`0.10` equals `0.1`
-    but its digits differ), while anything uses it: the trackers and the signal lifecycle of
-    one instrument format the same tips and minutes, so they share one set of caches."""
-    key = str(tick)
+def shared_formatter(inst_id: str, tick: Decimal) -> Formatter:
+    """The process's one `Formatter` for an instrument, while anything uses it: its wick
+    trackers and its signal lifecycle format the same tips and minutes, so they share one set
+    of caches. Per instrument, not per tick size: fifty instruments on one tick would thrash a
+    shared bound. Keyed by the tick's text too (`0.10` equals `0.1`, but its digits differ)."""
+    key = (inst_id, str(tick))
     fmt = _SHARED.get(key)
     if fmt is None:
         fmt = _SHARED[key] = Formatter(tick)

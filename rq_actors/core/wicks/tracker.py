@@ -90,7 +90,7 @@ class WickTracker:
             raise ValueError("expiry_hours must be > 0 and near_ticks ≥ 0")
         self.inst_id = inst_id
         self.tick = parse_tick(tick)
-        self.fmt = rec.shared_formatter(self.tick)
+        self.fmt = rec.shared_formatter(inst_id, self.tick)
         self.expiry_hours = expiry_hours
         self.near_ticks = near_ticks
         self.expiry_ms = expiry_hours * MS_PER_HOUR

@@ -121,13 +121,14 @@ def _read_records(path: Path, after_id: int | None = None) -> Iterator[tuple[int
     with path.open("rb") as f:
         start = 0 if after_id is None else _offset_after(f, after_id)
         f.seek(start)
-        where = (lambda n: f"{path}:{n}") if start == 0 else (lambda n: f"{path}:+{n}")
+        mark = "" if start == 0 else "+"  # entered mid-file: line numbers count from there
         for lineno, line in enumerate(f, 1):
             if not line.endswith(b"\n"):
                 return
-            trade_id, record = _parse_line(line)
-            if trade_id is None:
-                raise TradeVaultError(f"{where(lineno)}: {record}: {line[:120]!r}")
+            parsed = _parse_line(line)
+            if parsed[0] is None:
+                raise TradeVaultError(f"{path}:{mark}{lineno}: {parsed[1]}: {line[:120]!r}")
+            trade_id, record = parsed
             if after_id is None or trade_id > after_id:
                 yield trade_id, record
 
