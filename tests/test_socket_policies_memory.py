@@ -44,11 +44,16 @@ class MemSocket:
     def __attrs_post_init__(self) -> None:
         self._send, self._recv = trio.open_memory_channel[str](10_000)
 
-    async def get_message(self) -> str:
+    async def get_messages(self) -> list[str | bytes]:
         try:
-            return await self._recv.receive()
+            batch: list[str | bytes] = [await self._recv.receive()]
         except (trio.EndOfChannel, trio.ClosedResourceError):
             raise ConnectionClosed(CloseReason(1000, "closed by the exchange")) from None
+        while True:  # like the real client: everything already waiting, after one wait
+            try:
+                batch.append(self._recv.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel):
+                return batch
 
     async def send_message(self, message: str | bytes) -> None:
         if self.closed:

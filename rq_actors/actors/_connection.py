@@ -26,7 +26,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 import trio
-from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
+from trio_websocket import ConnectionClosed, HandshakeError
 
 from rq_actors.config import SocketConfig
 from rq_actors.core.okx.socket_policy import Switchboard as Switchboard
@@ -46,21 +46,20 @@ from rq_actors.core.okx.ws_protocol import (
 )
 from rq_actors.io.health import HealthReporter
 from rq_actors.io.vault.quarantine import QuarantineLog
+from rq_actors.io.ws_client import open_websocket
 from rq_actors.messages import BookFrame, Endpoint, TradeFrame
-
-# trio-websocket waits up to 60 s for the close handshake by default; a peer that went silent
-# must not keep a dead connection (and the reconnect behind it) hanging that long.
-_DISCONNECT_TIMEOUT_S = 2.0
 
 DataFrame = TradeFrame | BookFrame
 _Queued = tuple[str | bytes, int]
 
 
 class WebSocket(Protocol):
-    """What a connection needs of a WebSocket (trio-websocket's `WebSocketConnection`). A peer
-    that closes makes `get_message`/`send_message` raise `trio_websocket.ConnectionClosed`."""
+    """What a connection needs of a WebSocket (`rq_actors.io.ws_client.BatchingWebSocket`). A
+    peer that closes makes `get_messages`/`send_message` raise `trio_websocket.ConnectionClosed`."""
 
-    async def get_message(self) -> str | bytes: ...
+    async def get_messages(self) -> list[str | bytes]:
+        """Every message waiting, at least one (waits for it)."""
+        ...
 
     async def send_message(self, message: str | bytes) -> None: ...
 
@@ -68,16 +67,6 @@ class WebSocket(Protocol):
 # The seam to the network (like httpx's transport): `(url, settings)` → an async context
 # manager yielding the open socket. Tests pass an in-memory one and run under MockClock.
 Connect = Callable[[str, SocketConfig], AbstractAsyncContextManager[WebSocket]]
-
-
-def open_websocket(url: str, settings: SocketConfig) -> AbstractAsyncContextManager[WebSocket]:
-    """The real network: trio-websocket (TLS for wss://)."""
-    return open_websocket_url(
-        url,
-        max_message_size=settings.max_message_bytes,
-        connect_timeout=settings.subscribe_timeout_s,
-        disconnect_timeout=_DISCONNECT_TIMEOUT_S,
-    )
 
 
 class ConnectionOwner(Protocol):
@@ -219,24 +208,26 @@ class Connection:
     async def _read_loop(self, ws: WebSocket, queue: trio.MemorySendChannel[_Queued]) -> None:
         while True:
             try:
-                message = await ws.get_message()
+                messages = await ws.get_messages()
             except ConnectionClosed as exc:
                 self._fail(f"closed by peer: {exc.reason}")
                 return
             self._last_rx = trio.current_time()
-            self._rx_count += 1
-            self._health.incr("messages_in")
-            if message == PONG:
-                self._health.incr("pongs")
-                continue
-            try:
-                queue.send_nowait((message, time.monotonic_ns()))
-            except trio.WouldBlock:
-                # Data is being lost either way; a reconnect makes the loss visible to the
-                # consumers (down/up: the trade writer backfills, the book resyncs).
-                self._health.incr("queue_overflows")
-                self._fail(f"inbound queue full ({self._settings.queue_size} frames)")
-                return
+            self._rx_count += len(messages)
+            self._health.incr("messages_in", len(messages))
+            received_ns = time.monotonic_ns()
+            for message in messages:
+                if message == PONG:
+                    self._health.incr("pongs")
+                    continue
+                try:
+                    queue.send_nowait((message, received_ns))
+                except trio.WouldBlock:
+                    # Data is being lost either way; a reconnect makes the loss visible to the
+                    # consumers (down/up: the trade writer backfills, the book resyncs).
+                    self._health.incr("queue_overflows")
+                    self._fail(f"inbound queue full ({self._settings.queue_size} frames)")
+                    return
 
     async def _keepalive(self) -> None:
         ping_after = self._settings.ping_after_s

@@ -25,13 +25,14 @@ from typing import Any
 
 import trio
 
-from rq_actors.actors._connection import Connect, Connection, DataFrame, open_websocket
+from rq_actors.actors._connection import Connect, Connection, DataFrame
 from rq_actors.config import Config
 from rq_actors.core.okx.socket_policy import Backoff as Backoff
 from rq_actors.core.okx.socket_policy import Kind, Switchboard
 from rq_actors.core.okx.socket_policy import ResubscribeGate as ResubscribeGate
 from rq_actors.io.health import HealthReporter
 from rq_actors.io.vault.quarantine import QuarantineLog
+from rq_actors.io.ws_client import open_websocket
 from rq_actors.messages import (
     BookFrame,
     BookInbox,
