@@ -21,6 +21,10 @@ import trio.testing
 
 from bench.corpus import frame_ts_ms, iter_lines, route_key
 from bench.harness import Pipeline, Probes, Queue, counters, percentiles
+from rq_actors.io import ws_client
+
+# What one wake-up of the batching client's reader hands over when frames are waiting.
+READ_BATCH = ws_client.MESSAGE_QUEUE + 1
 
 
 def rss_peak_mb() -> float:
@@ -45,8 +49,13 @@ def throughput(
     trades_channel: str = "trades-all",
     *,
     capture_only: bool = False,
+    read_batch: int = READ_BATCH,
 ) -> dict[str, Any]:
-    """Push every frame of `corpus` through the pipeline as fast as it takes them."""
+    """Push every frame of `corpus` through the pipeline as fast as it takes them.
+
+    Frames are always waiting at this rate, so each wake-up of a connection's reader hands
+    over `read_batch` of them, as the batching WebSocket client does under load (at most its
+    library queue plus one); `read_batch=1` is one frame per wait, the reader before it."""
     clock = trio.testing.MockClock(rate=1.0)  # real time while the groups start
     result: dict[str, Any] = {}
     rss_before = rss_now_mb()
@@ -61,7 +70,7 @@ def throughput(
                 result["rss_started_mb"] = rss_now_mb()
                 clock.rate = 0.0  # from here on, time is the frames' event time
                 t0, c0 = time.perf_counter(), time.process_time()
-                fed, skipped = await _feed_file(pipe, corpus, clock)
+                fed, skipped = await _feed_file(pipe, corpus, clock, read_batch)
                 clock.rate = 1.0  # input ended: timers may run out in real time while it drains
                 await pipe.finish()
             result["elapsed_s"] = time.perf_counter() - t0
@@ -77,7 +86,7 @@ def throughput(
 
 
 async def _feed_file(
-    pipe: Pipeline, corpus: Path, clock: trio.testing.MockClock
+    pipe: Pipeline, corpus: Path, clock: trio.testing.MockClock, read_batch: int
 ) -> tuple[int, int]:
     fed = skipped = 0
     ts0: int | None = None
@@ -95,8 +104,14 @@ async def _feed_file(
             ahead = base + (ts - ts0) / 1000 - clock.current_time()
             if ahead > 0:
                 clock.jump(ahead)
-        await queue.send((text, time.monotonic_ns()))  # what _read_loop queues (+ back-pressure)
+        item = (text, time.monotonic_ns())  # what _read_loop queues
+        try:
+            queue.send_nowait(item)
+        except trio.WouldBlock:
+            await queue.send(item)  # back-pressure where _read_loop would reconnect
         fed += 1
+        if fed % read_batch == 0:
+            await trio.lowlevel.checkpoint()  # the reader's one wait per batch
     return fed, skipped
 
 

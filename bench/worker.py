@@ -83,9 +83,13 @@ def core(path: Path, meta: Path) -> dict[str, Any]:
     }
 
 
-def e2e(path: Path, meta: Path, trades_channel: str, capture_only: bool) -> dict[str, Any]:
+def e2e(
+    path: Path, meta: Path, trades_channel: str, capture_only: bool, read_batch: int
+) -> dict[str, Any]:
     rows = orjson.loads(meta.read_bytes())
-    return drive.throughput(path, rows, trades_channel, capture_only=capture_only)
+    return drive.throughput(
+        path, rows, trades_channel, capture_only=capture_only, read_batch=read_batch
+    )
 
 
 def latency(path: Path, meta: Path, window_s: float, trades_channel: str) -> dict[str, Any]:
@@ -132,6 +136,12 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--trades-channel", default="trades-all")
         p.add_argument("--window", type=float, default=20.0)
         p.add_argument("--capture-only", action="store_true", help="no derived actors")
+        p.add_argument(
+            "--read-batch",
+            type=int,
+            default=drive.READ_BATCH,
+            help="frames per reader wake-up (1: one per wait, the reader before 2026-12)",
+        )
     p = sub.add_parser("scale")
     p.add_argument("--n", type=int, required=True)
     p.add_argument("--seconds", type=float, default=10.0)
@@ -145,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.kind == "core":
         out = core(args.corpus, args.meta)
     elif args.kind == "e2e":
-        out = e2e(args.corpus, args.meta, args.trades_channel, args.capture_only)
+        out = e2e(args.corpus, args.meta, args.trades_channel, args.capture_only, args.read_batch)
     elif args.kind == "latency":
         out = latency(args.corpus, args.meta, args.window, args.trades_channel)
     elif args.kind == "scale":

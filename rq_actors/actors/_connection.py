@@ -1,8 +1,9 @@
 """One WebSocket connection of the socket actor: connect, subscribe, drain, parse, keep alive.
 
 Three tasks do the I/O and one parses:
-- the reader moves every frame off the socket into a bounded queue at once, so the library's
-  reader never stalls and keepalive works even while a consumer is slow (SPEC §3);
+- the reader moves every frame off the socket into a bounded queue at once, a batch per
+  wake-up (`io.ws_client`: everything decoded from one TCP read), so the library's reader
+  never stalls and keepalive works even while a consumer is slow (SPEC §3);
 - the keepalive sends a text `ping` after `ping_after_s` without any frame and ends the
   connection when nothing (a `pong` or anything else) follows within `pong_timeout_s`;
 - the subscription task sends the subscribe requests and does what the `SubscriptionTable`
