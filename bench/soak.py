@@ -93,6 +93,7 @@ def _write_config(
         f'ws_business_url = "{urls["business"]}"\nrest_url = "{urls["rest"]}"\n'
         f"[wicks]\nexpiry_hours = {args.wick_expiry_h}\n"
         f"[health]\ninterval_s = {args.sample_s}\nstderr = false\nlagging_after_s = 1e9\n"
+        "[web]\nport = 0\n"  # any free port: two soaks side by side must not share one
     )
     return cfg
 

@@ -3,6 +3,7 @@ and the command serving a vault over real HTTP, then stopping cleanly on SIGINT.
 
 from __future__ import annotations
 
+import errno
 import signal
 import socket
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import trio
 
 from rq_actors.config import ConfigError, parse_config
 from tests.helpers.web import INST, build_demo_vault
@@ -107,3 +109,31 @@ def test_rq_web_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("rq web: cannot listen on 127.0.0.1:")
     assert proc.stderr.count("\n") == 1, proc.stderr
+
+
+async def test_a_stop_while_the_web_task_fails_to_bind_is_a_stop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C while the listener fails (its port taken by another `rq-run`): the stop wins.
+
+    A soak found it: the failure and the cancellation met in one exception group, the
+    cancellation was absorbed on the way out and `rq-run` exited 2, "the port is in use"."""
+    from rq_actors.io.health import HealthLog
+    from rq_actors.web import server
+
+    async def failing_bind(*args: object, **kwargs: object) -> None:
+        async def bind() -> None:  # fails just as the stop arrives, as hypercorn's listener can
+            try:
+                await trio.sleep_forever()
+            except trio.Cancelled:
+                raise OSError(errno.EADDRINUSE, "Address already in use") from None
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(bind)
+            await trio.sleep_forever()
+
+    monkeypatch.setattr(server, "serve_app", failing_bind)
+    config = parse_config({"instruments": [INST], "web": {"port": 0}}, "c.toml")
+    with trio.move_on_after(0.05) as scope:
+        await server.run_web(config, None, HealthLog(None, stderr=None))
+    assert scope.cancelled_caught

@@ -80,3 +80,9 @@ async def run_web(
             reporter.set_state("restarting")
             await trio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX_S)
+        except BaseExceptionGroup as group:
+            # Only a group holding a cancellation or an interrupt gets here (`except Exception`
+            # takes the rest): the process is stopping while a failure was in flight (a bind
+            # retry, say). The stop wins; else Ctrl-C would exit as "the port is in use".
+            _, stop = group.split(Exception)
+            raise (stop or group) from None
