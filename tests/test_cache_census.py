@@ -37,13 +37,21 @@ def test_a_family_counts_its_owners_caches_only_while_they_live() -> None:
     assert fam.fill() == CacheFill(entries=2, capacity=2, clears=1, caches=1, peaked=1)
 
 
+def _family_at(
+    monkeypatch: pytest.MonkeyPatch, module: object, limit: int, name: str
+) -> tuple[CacheFamily, CacheFill]:
+    """`module`'s caches bounded at `limit`; its family and the family's fill before the test
+    (after a collection, so owners of earlier tests are gone)."""
+    monkeypatch.setattr(module, "_CACHE_LIMIT", limit)
+    fam = FAMILIES[name]
+    gc.collect()
+    return fam, fam.fill()
+
+
 def test_quant_caches_are_bounded_and_their_clears_counted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(common, "_CACHE_LIMIT", 4)
-    fam = FAMILIES["quant"]
-    gc.collect()
-    before = fam.fill()
+    fam, before = _family_at(monkeypatch, common, 4, "quant")
     q = common.Quant(META)
     assert fam.fill().capacity == before.capacity + 2 * fam.bound
     for i in range(1, 10):  # 9 distinct prices, bound 4: cleared at the 5th and the 9th
@@ -57,10 +65,7 @@ def test_quant_caches_are_bounded_and_their_clears_counted(
 def test_wick_text_caches_are_bounded_and_their_clears_counted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(records, "_CACHE_LIMIT", 2)
-    fam = FAMILIES["wick_text"]
-    gc.collect()
-    before = fam.fill()
+    fam, before = _family_at(monkeypatch, records, 2, "wick_text")
     fmt = records.Formatter(Decimal("0.1"))
     assert [fmt.price(t) for t in (1, 2, 3)] == ["0.1", "0.2", "0.3"]
     now = fam.fill()
