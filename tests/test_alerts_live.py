@@ -28,7 +28,15 @@ def live_config(tmp: Path) -> dict[str, object]:
         "instruments": [INST],
         "vault": {"root": str(tmp / "vault")},
         "exchange": {"simulate": True},
-        "simulator": {"seed": 5, "trades_per_s": 50.0, "speed": 60.0},
+        # A fixed start: the same market every run. 600 trades and 60 books per second keep a
+        # coverage-traced run on a busy 2-core machine ahead of the market.
+        "simulator": {
+            "seed": 5,
+            "trades_per_s": 10.0,
+            "speed": 60.0,
+            "book_interval_ms": 1000,
+            "start_ms": 1_767_225_600_000,  # 2026-01-01T00:00:00Z
+        },
         "health": {"interval_s": 0.5, "stderr": False},
         "alerts": {
             "dashboard_url": "http://127.0.0.1:8765/",
@@ -56,10 +64,9 @@ async def test_live_run_delivers_market_alerts_and_a_hung_notifier_slows_nothing
         config = parse_config(live_config(tmp_path))
         stop = trio.Event()
         seen: list[LiveRecord] = []
-        # A guard, not a target: the alerts come from market events at 60x speed (37-54 s
-        # alone on a free 2-core machine, 2026-12-06), and inside the full suite one run took
-        # over 120 s.
-        with bus.subscribe(100_000) as sub, trio.fail_after(300):
+        # A guard, not a target: the alerts come from market events at 60x speed (9 alerts in
+        # the first 20 s alone on a 2-core machine, 2026-12-07).
+        with bus.subscribe(100_000) as sub, trio.fail_after(150):
             nursery.start_soon(_collect, sub.receive, seen)
             await nursery.start(
                 lambda task_status: run_live(

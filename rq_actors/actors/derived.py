@@ -38,6 +38,7 @@ class DerivedActor:
         *,
         state_interval_s: float = 5.0,
         coalesce_s: float = DEFAULT_COALESCE_S,
+        slowdown_s: float = 0.0,
     ) -> None:
         self._inst_id = inst_id
         self._make_jobs = make_jobs
@@ -46,6 +47,7 @@ class DerivedActor:
         self._health = health
         self._state_interval_s = state_interval_s
         self._coalesce_s = coalesce_s
+        self._slowdown_s = slowdown_s  # tests: a consumer slower than the market, per step
 
     async def run(self) -> None:
         delay = _DISK_RETRY_INITIAL_S
@@ -88,10 +90,12 @@ class DerivedActor:
         last_save = trio.current_time()
         async for batch in self._feed.receive:
             self._process(jobs, self._drain(list(batch.trades)))
-            if self._coalesce_s:
+            if self._slowdown_s:
+                await trio.sleep(self._slowdown_s)
+            elif self._coalesce_s:
                 # Let batches gather: outputs depend on event time only, so processing in
                 # fewer, larger steps changes nothing but the per-hop overhead.
-                await trio.sleep(self._coalesce_s)
+                await self._feed.gather(self._coalesce_s)
             if self._feed.lagging and _empty(self._feed):
                 self._health.set_state("lagging")
                 self._health.incr("lagged")

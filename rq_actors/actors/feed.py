@@ -6,6 +6,9 @@ The consumer then catches up by reading the vault from its own cursor, and calls
 it has read everything flushed so far. Because trio is single-threaded, no batch can be flushed
 between the consumer's last synchronous vault read and `rejoin()`, so nothing falls in between;
 consumers still skip anything at or before their cursor, which makes overlap harmless.
+
+A consumer that lets batches gather (`gather`) wakes early once its channel is half full, so a
+fast market fills the gathering window instead of overflowing it into a lagging catch-up.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ class LiveFeed:
         self._send, self.receive = trio.open_memory_channel[DurableTrades](capacity)
         self.lagging = False
         self.dropped_batches = 0
+        self._high_water = max(1, capacity // 2)
+        self._filled = trio.Event()
 
     def offer(self, batch: DurableTrades) -> bool:
         """Hand `batch` to the consumer if it keeps up; never blocks. True if delivered."""
@@ -35,7 +40,19 @@ class LiveFeed:
             return False
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return False
+        if not self._filled.is_set() and self._queued() >= self._high_water:
+            self._filled.set()
         return True
+
+    async def gather(self, window_s: float) -> None:
+        """Consumer: wait up to `window_s` for batches to gather; back early at half full."""
+        if self._queued() < self._high_water:
+            with trio.move_on_after(window_s):
+                await self._filled.wait()
+        self._filled = trio.Event()
+
+    def _queued(self) -> int:
+        return self._send.statistics().current_buffer_used
 
     def rejoin(self) -> None:
         """Consumer: I have read the vault up to its end; send me live batches again."""

@@ -84,6 +84,7 @@ async def build_group(
                 paths,
                 h,
                 coalesce_s=hooks.coalesce_s(name),
+                slowdown_s=hooks.slowdown_s(name),
                 state_interval_s=actor_state_interval(name),
             ),
         )
