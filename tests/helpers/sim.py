@@ -130,7 +130,7 @@ def fast_live_doc(root: Path, instruments: list[str], start_ms: int) -> dict[str
             "seed": 11,
             "speed": 60.0,
             "trades_per_s": 3.0,
-            "book_interval_ms": 1000,
+            "book_interval_ms": 5000,
             "start_ms": start_ms,
         },
         "book": {"snapshot_interval_s": 1.0},
