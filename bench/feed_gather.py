@@ -85,10 +85,11 @@ def main() -> None:
                     continue
                 cvd, vwap = out["cvd"], out["vwap"]
                 print(
-                    f"round {r}  {rate * 60:5.0f} trades/s  {variant:6}  "
+                    f"round {r}  trades_per_s {rate:g}  {variant:6}  "
                     f"lagged cvd {cvd['lagged']:3} vwap {vwap['lagged']:3}  "
                     f"re-read cvd {cvd['replayed']:7} vwap {vwap['replayed']:7}  "
-                    f"live cvd {cvd['trades_in']:7}  written {out['trades_written']:7}  "
+                    f"live cvd {cvd['trades_in']:7}  written {out['trades_written']:7} "
+                    f"({out['trades_written'] / args.seconds:.0f}/s)  "
                     f"CPU {out['cpu_s']:.1f} s"
                 )
 
