@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
@@ -69,7 +68,7 @@ class BatchingWebSocket:
 
     def __init__(self, ws: WebSocketConnection) -> None:
         self._ws = ws
-        self._queued: Any = None
+        self._queued: trio.MemoryReceiveChannel[str | bytes] | None = None
         inner = getattr(ws, "_send_channel", None)
         queued = getattr(ws, "_recv_channel", None)
         if isinstance(inner, trio.MemorySendChannel) and isinstance(
