@@ -212,3 +212,21 @@ def test_instrument_rows() -> None:
     assert (inverse["ctType"], inverse["ctValCcy"], inverse["ctVal"]) == ("inverse", "USD", "100")
     with pytest.raises(ValueError):
         spec_for("btc/usdt")
+
+
+@pytest.mark.slow  # ~8 s: half an hour of a fast-changing market
+def test_a_low_priced_book_never_quotes_or_trades_at_zero_or_below() -> None:
+    """Removals near the top and refills behind the deepest level make a book drift outwards;
+    at 100 USDT and a 0.01 tick the bids once reached negative prices within market hours
+    (a 50-instrument soak quarantined them). Fast makers make the drift come sooner."""
+    market = Market(
+        "S00-USDT-SWAP", seed=3, start_ms=START_MS, trades_per_s=2.0, book_interval_ms=4000,
+        maker_changes_per_s=600.0,
+    )  # fmt: skip
+    for _ in range(3):
+        events = market.advance(600_000)
+        for e in _groups(events):
+            assert Decimal(e.px) > 0
+            assert all(Decimal(f.px) > 0 for f in e.fills)
+        for b in _books(events):
+            assert all(Decimal(level[0]) > 0 for level in b.bids)

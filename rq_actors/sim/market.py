@@ -287,10 +287,15 @@ class Market:
             # Emptied side (a huge sweep): rebuild from the level nearest the fair price.
             near = math.floor(self._fair + 1) if side.sign > 0 else -math.ceil(self._fair - 1)
             key = near - 1
+        # A bid's key is minus its price in ticks: keys from 0 up would be prices of 0 or less.
+        # Removals near the top and additions behind the deepest level let a book drift
+        # outwards over market hours; a low-priced instrument's bids must stop at one tick.
         while len(side) < self._depth:
             key += 1
             while rng.random() < 0.25:
                 key += 1
+            if not _quotable(side, key):
+                break
             side.set(key, *self._new_level())
 
     def _maker_step(self) -> None:
@@ -325,7 +330,7 @@ class Market:
             side.set(key, max(1, lots + delta), orders)
         elif roll < 0.75 and index > 0:
             side.remove(key)
-        elif key + 1 not in side.levels:
+        elif key + 1 not in side.levels and _quotable(side, key + 1):
             side.set(key + 1, *self._new_level())
 
     def _poisson(self, lam: float) -> int:
@@ -337,3 +342,8 @@ class Market:
             k += 1
             p *= self._rng.random()
         return k
+
+
+def _quotable(side: BookSide, key: int) -> bool:
+    """A price of at least one tick (a bid's key is minus its price in ticks)."""
+    return side.sign > 0 or key < 0
