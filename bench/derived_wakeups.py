@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.suite import _run
+from bench.suite import _run, failures_only
 
 VARIANTS = ((0.05, 0.0), (0.25, 0.0), (0.25, 30.0))  # (coalesce s, state interval s; 0 = as is)
 
@@ -32,11 +32,6 @@ print(json.dumps({"cpu_s": out["cpu_s"], "p99_ms": out["trade_latency"]["p99_ms"
 """
 
 
-def _failures_only(line: str) -> None:
-    if line.lstrip().startswith("failed"):  # `_run` also echoes the command: the child's source
-        print(line)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.derived_wakeups")
     ap.add_argument("--n", type=int, default=100)
@@ -45,7 +40,7 @@ def main() -> None:
     for r in range(1, args.rounds + 1):
         for co, st in VARIANTS:
             cmd = [sys.executable, "-c", _CHILD, str(co), str(st), str(args.n)]
-            out = _run(cmd, log=_failures_only)
+            out = _run(cmd, log=failures_only)
             if "error" in out:
                 continue
             state = f"{st:g} s" if st else "as is"

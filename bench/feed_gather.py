@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.suite import _run
+from bench.suite import _run, failures_only
 
 _CHILD = """
 import contextlib, json, resource, sys, tempfile
@@ -65,11 +65,6 @@ print(json.dumps(out))
 """
 
 
-def _failures_only(line: str) -> None:
-    if line.lstrip().startswith("failed"):  # `_run` also echoes the command: the child's source
-        print(line)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.feed_gather")
     ap.add_argument("--seconds", type=float, default=20.0)
@@ -80,7 +75,7 @@ def main() -> None:
         for rate in (float(x) for x in args.rates.split(",")):
             for variant in ("pause", "gather"):
                 cmd = [sys.executable, "-c", _CHILD, variant, str(rate), str(args.seconds)]
-                out = _run(cmd, log=_failures_only)
+                out = _run(cmd, log=failures_only)
                 if "error" in out:
                     continue
                 cvd, vwap = out["cvd"], out["vwap"]

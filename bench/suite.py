@@ -63,6 +63,12 @@ def _run(cmd: list[str], log: Any) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def failures_only(line: str) -> None:
+    """A `_run` log that prints only failures (it also echoes the command: a child's source)."""
+    if line.lstrip().startswith("failed"):
+        print(line)
+
+
 def worker(args: list[str], log: Any) -> dict[str, Any]:
     return _run([sys.executable, "-m", "bench.worker", *args], log)
 
