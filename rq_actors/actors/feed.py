@@ -46,10 +46,10 @@ class LiveFeed:
 
     async def gather(self, window_s: float) -> None:
         """Consumer: wait up to `window_s` for batches to gather; back early at half full."""
+        self._filled = trio.Event()  # a fill signalled before this window is already drained
         if self._queued() < self._high_water:
             with trio.move_on_after(window_s):
                 await self._filled.wait()
-        self._filled = trio.Event()
 
     def _queued(self) -> int:
         return self._send.statistics().current_buffer_used
