@@ -5,18 +5,15 @@ without ever delaying capture."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import trio
 
-from rq_actors.actors.runner import run_live
 from rq_actors.actors.testing_hooks import TestHooks
 from rq_actors.config import Config, parse_config
 from rq_actors.io.health_read import latest_by_actor
 from rq_actors.io.metrics.batch import derive_instrument
-from tests.helpers.sim import fast_live_doc
+from tests.helpers.sim import fast_live_doc, run_live_until
 
 pytestmark = pytest.mark.slow  # process-level or long end-to-end runs
 
@@ -26,24 +23,6 @@ START_MS = 1_765_756_740_000  # 2025-12-14T23:59:00Z: the run crosses a UTC midn
 
 def _config(root: Path) -> Config:
     return parse_config(fast_live_doc(root, INSTS, START_MS))
-
-
-async def _run_until(
-    config: Config, ready: Callable[[], bool], hooks: TestHooks | None = None
-) -> None:
-    """Run live until `ready()` holds: a slow machine takes longer, never ends with less."""
-    stop = trio.Event()
-    # a guard, not a target: one market minute per second, about 8 s on a free machine
-    with trio.fail_after(120):
-        async with trio.open_nursery() as n:
-            await n.start(
-                lambda task_status: run_live(
-                    config, handle_signals=False, stop=stop, hooks=hooks, task_status=task_status
-                )
-            )
-            while not ready():
-                await trio.sleep(0.2)
-            stop.set()
 
 
 def _covers_midnight(root: Path) -> bool:
@@ -79,7 +58,8 @@ def _derived_files(root: Path) -> dict[str, bytes]:
 async def test_live_outputs_equal_batch_rebuild_and_derive_is_idempotent(tmp_path: Path) -> None:
     live = tmp_path / "live"
     # several minutes on both sides of midnight, every kind and timeframe present
-    await _run_until(_config(live), lambda: _covers_midnight(live))
+    # one market minute per second: about 8 s on a free machine
+    await run_live_until(_config(live), lambda: _covers_midnight(live))
     live_files = _derived_files(live)
     assert _covers_midnight(live)  # still true after the orderly stop
     assert "wicks/okx/perps/ETH-USDT-SWAP/wicks_active.json" in live_files  # saved at the stop
@@ -104,7 +84,7 @@ async def test_slow_consumer_lags_catches_up_and_ends_identical(tmp_path: Path) 
     slow = tmp_path / "slow"
     hooks = TestHooks(feed_capacity=2, derived_slowdown_s={"cvd": 0.3})
     # each slowed CVD actor fell behind and said so, while capture went on
-    await _run_until(_config(slow), lambda: _lagged_while_capturing(slow), hooks)
+    await run_live_until(_config(slow), lambda: _lagged_while_capturing(slow), hooks=hooks)
     assert _lagged_while_capturing(slow)
     # capture was never held up: the slowed actor's peers saw every trade live
     rebuilt = tmp_path / "rebuilt"

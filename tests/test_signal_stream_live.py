@@ -16,7 +16,6 @@ import orjson
 import pytest
 import trio
 
-from rq_actors.actors.runner import run_live
 from rq_actors.commands.cli import main as rq_main
 from rq_actors.config import Config, parse_config
 from rq_actors.io.instruments import read_saved_meta
@@ -26,7 +25,7 @@ from rq_actors.io.metrics.signals_job import signals_dir
 from rq_actors.io.vault.load import iter_trades
 from rq_actors.io.vault.paths import VaultPaths
 from rq_actors.messages import LiveRecord
-from tests.helpers.sim import fast_live_doc
+from tests.helpers.sim import fast_live_doc, run_live_until
 
 INST = "BTC-USDT-SWAP"
 START_MS = 1_765_756_740_000  # 2025-12-14T23:59:00Z
@@ -69,18 +68,9 @@ async def _run_live(root: Path) -> list[LiveRecord]:
     longer instead of ending with less)."""
     bus = LiveBus()
     seen: list[LiveRecord] = []
-    stop = trio.Event()
-    with bus.subscribe(100_000) as sub, trio.fail_after(120):
-        async with trio.open_nursery() as n:
-            await n.start(
-                lambda task_status: run_live(
-                    _config(root), handle_signals=False, stop=stop, bus=bus, task_status=task_status
-                )
-            )
-            while not _a_lifecycle(root):
-                await trio.sleep(0.2)
-            await trio.sleep(2)  # a few more minutes of market after it
-            stop.set()
+    with bus.subscribe(100_000) as sub:
+        # after it, a few more minutes of market
+        await run_live_until(_config(root), lambda: _a_lifecycle(root), bus=bus, after_s=2)
         while True:
             try:
                 seen.append(sub.receive.receive_nowait())

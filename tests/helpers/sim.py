@@ -6,6 +6,7 @@ document, so a bug in the generator cannot hide itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,11 @@ import orjson
 import trio
 from trio_websocket import WebSocketConnection
 
+from rq_actors.actors.runner import run_live
+from rq_actors.actors.testing_hooks import TestHooks
+from rq_actors.config import Config
 from rq_actors.core.timefmt import MS_PER_MINUTE
+from rq_actors.io.live_bus import LiveBus
 from rq_actors.messages import Trade
 from rq_actors.sim.events import TradeGroup
 from rq_actors.sim.market import Market
@@ -136,3 +141,34 @@ def fast_live_doc(root: Path, instruments: list[str], start_ms: int) -> dict[str
         "book": {"snapshot_interval_s": 1.0},
         "health": {"interval_s": 1.0, "stderr": False},
     }
+
+
+async def run_live_until(
+    config: Config,
+    ready: Callable[[], bool],
+    *,
+    hooks: TestHooks | None = None,
+    bus: LiveBus | None = None,
+    after_s: float = 0.0,
+    guard_s: float = 120.0,
+) -> None:
+    """Run `rq-run`'s wiring until `ready()` holds (polled every 0.2 s), then `after_s` more,
+    then stop it in order. A slow machine takes longer instead of ending with less; `guard_s`
+    is a guard, not a target."""
+    stop = trio.Event()
+    with trio.fail_after(guard_s):
+        async with trio.open_nursery() as n:
+            await n.start(
+                lambda task_status: run_live(
+                    config,
+                    handle_signals=False,
+                    stop=stop,
+                    hooks=hooks,
+                    bus=bus,
+                    task_status=task_status,
+                )
+            )
+            while not ready():
+                await trio.sleep(0.2)
+            await trio.sleep(after_s)
+            stop.set()
