@@ -21,8 +21,11 @@ its memory figures describe a backlog, not the pipeline.
 The RSS slope is a least-squares fit over the samples after warm-up (`--warmup`, a fraction of
 the run), in MB per market day. Shorten `--wick-expiry-h` so the wick window fills within the
 run; the summary also shows the active wick count, so the per-wick cost can be told apart from
-a leak (the slope while the window fills, compared to the slope after). Ctrl-C (SIGINT) stops
-both processes cleanly and prints the summary of what was sampled.
+a leak (the slope while the window fills, compared to the slope after). `heap_kblocks` is the
+allocator's live block count (`sys.getallocatedblocks()`): RSS keeps freed memory, so a rising
+RSS beside a flat block count is the heap's high-water mark, not live growth. `--vol-scale`
+widens the simulator's price walk so the bounded price caches fill early in the run.
+Ctrl-C (SIGINT) stops both processes cleanly and prints the summary of what was sampled.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ def _start_sim(
         "--speed", str(args.speed), "--trades-per-s", str(args.trades_per_s),
         "--book-interval-ms", str(args.book_interval_ms),
         "--start-ms", str(start_ms), "--history-limit", str(args.sim_history),
-        "--seed", str(args.seed),
+        "--seed", str(args.seed), "--vol-scale", str(args.vol_scale),
     ]  # fmt: skip
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True
@@ -134,6 +137,7 @@ class _Sampler:
             "wall_s": round(now - self.t0, 1),
             "market_day": round((self.market_ms(now) - self.start_ms) / _DAY_MS, 4),
             "rss_mb": round(proc.memory_info().rss / 2**20, 1),
+            "heap_kblocks": round(counters.get("heap_blocks", 0) / 1000, 1),
             "cpu_pct": round(proc.cpu_percent(None), 1),
             "lag_s": round(lag_s, 2),
             "writer": ",".join(sorted(str(s) for s in states)) or "-",
@@ -204,6 +208,8 @@ def summarize(rows: Sequence[dict[str, Any]], args: argparse.Namespace) -> dict[
     peaked_day = max(days) if days and None not in days else None
     peaked = [r for r in after if peaked_day is not None and r["market_day"] >= peaked_day]
     slope_peaked = _slope([(r["market_day"], r["rss_mb"]) for r in peaked])
+    blocks = _slope([(r["market_day"], r["heap_kblocks"]) for r in after])
+    blocks_peaked = _slope([(r["market_day"], r["heap_kblocks"]) for r in peaked])
     problems = []
     if max(r["lag_s"] for r in after) > args.max_lag_s:
         problems.append(f"lag above {args.max_lag_s} s after warm-up")
@@ -233,6 +239,12 @@ def summarize(rows: Sequence[dict[str, Any]], args: argparse.Namespace) -> dict[
         "slope_after_caches_peaked_mb_per_market_day": (
             None if slope_peaked is None else round(slope_peaked, 2)
         ),
+        "heap_kblocks_start": after[0]["heap_kblocks"],
+        "heap_kblocks_end": rows[-1]["heap_kblocks"],
+        "heap_kblocks_slope_per_market_day": None if blocks is None else round(blocks, 1),
+        "heap_kblocks_slope_after_caches_peaked": (
+            None if blocks_peaked is None else round(blocks_peaked, 1)
+        ),
     }
 
 
@@ -257,8 +269,11 @@ def run(args: argparse.Namespace, vault: Path) -> dict[str, Any]:
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     sim, info = _start_sim(args, insts, start_ms)
     cfg = _write_config(args, insts, vault, info["urls"])
+    runner = ["rq_actors.commands.cli_run"]
+    if args.cache_limit:
+        runner = ["bench.capped_run", str(args.cache_limit)]
     pipeline = subprocess.Popen(
-        [sys.executable, "-m", "rq_actors.commands.cli_run", str(cfg)],
+        [sys.executable, "-m", *runner, str(cfg)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
     sampler = _Sampler(args, vault, start_ms, info["t0"])
@@ -280,6 +295,8 @@ def run(args: argparse.Namespace, vault: Path) -> dict[str, Any]:
         speed=args.speed,
         trades_per_s=args.trades_per_s,
         book_interval_ms=args.book_interval_ms,
+        vol_scale=args.vol_scale,
+        cache_limit=args.cache_limit,
     )
     if code not in (0, None):
         err = pipeline.stderr.read().decode()[-2000:] if pipeline.stderr else ""
@@ -299,10 +316,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--trades-per-s", type=float, default=20.0, help="per instrument, market time")
     p.add_argument("--book-interval-ms", type=int, default=100, help="market time")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--vol-scale", type=float, default=1.0, help="rq sim --vol-scale (wider price walk)"
+    )
     p.add_argument("--sample-s", type=float, default=5.0)
     p.add_argument("--warmup", type=float, default=0.25, help="fraction of the run ignored")
     p.add_argument("--max-lag-s", type=float, default=10.0, help="wall seconds; above: INVALID")
     p.add_argument("--wick-expiry-h", type=int, default=168, help="[wicks] expiry_hours")
+    p.add_argument(
+        "--cache-limit", type=int, help="bound rq-run's text caches at N (bench.capped_run)"
+    )
     p.add_argument("--sim-history", type=int, default=20_000, help="rq sim --history-limit")
     p.add_argument("--vault", help="default: a temporary folder, removed at the end")
     p.add_argument("--json", help="write the samples and the summary here")

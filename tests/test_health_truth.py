@@ -108,6 +108,7 @@ def test_process_watch_reports_disk_rss_and_warns_when_low(tmp_path: Path) -> No
     roomy.sample()
     counters = roomy.reporter.counters
     assert counters["disk_free_mb"] > 0 and counters["rss_kb"] > 1000
+    assert counters["heap_blocks"] > 1000  # live allocator blocks, to tell leaks from RSS
     assert roomy.reporter.last_error is None and "low_disk_warnings" not in counters
     free = counters["disk_free_mb"]
     tight = ProcessWatch(tmp_path, log, interval_s=1, min_free_mb=free + 10**6)

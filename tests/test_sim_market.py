@@ -230,3 +230,18 @@ def test_a_low_priced_book_never_quotes_or_trades_at_zero_or_below() -> None:
             assert all(Decimal(f.px) > 0 for f in e.fills)
         for b in _books(events):
             assert all(Decimal(level[0]) > 0 for level in b.bids)
+
+
+def test_vol_scale_widens_the_price_walk() -> None:
+    """`rq sim --vol-scale` (the soak fills the bounded price caches with it): the prices a
+    market trades at over an hour span several times the range at the default volatility."""
+
+    def span(vol_scale: float) -> Decimal:
+        market = Market(
+            "S00-USDT-SWAP", seed=5, start_ms=START_MS, trades_per_s=1.0,
+            book_interval_ms=4000, vol_scale=vol_scale,
+        )  # fmt: skip
+        prices = [Decimal(g.px) for g in _groups(market.advance(3_600_000))]
+        return max(prices) - min(prices)
+
+    assert span(6.0) > 3 * span(1.0)

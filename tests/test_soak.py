@@ -19,6 +19,7 @@ def _rows(
             "wall_s": 10.0 * i,
             "market_day": 0.1 * i,
             "rss_mb": 50 + mb_per_day * 0.1 * i,
+            "heap_kblocks": 500.0 + 2 * i,
             "cpu_pct": 20.0,
             "lag_s": lag,
             "writer": writer,
@@ -42,6 +43,7 @@ def test_a_run_that_kept_up_is_valid_with_its_slope() -> None:
     assert result["valid"]  # the lag during warm-up does not count
     assert result["slope_mb_per_market_day"] == 1.5
     assert result["market_days"] == 1.1
+    assert result["heap_kblocks_slope_per_market_day"] == 20.0  # 2 k blocks per 0.1 day
 
 
 def test_falling_behind_or_a_recovering_writer_makes_it_invalid() -> None:

@@ -373,7 +373,14 @@ class ProcessWatch:
     def sample(self) -> None:
         rep = self.reporter
         wall_us, cpu_us = self.gc.take_window()
-        counters = {"rss_kb": _rss_kb(), "gc_max_pause_us": wall_us, "gc_max_pause_cpu_us": cpu_us}
+        counters = {
+            "rss_kb": _rss_kb(),
+            # Live allocator blocks: grows with live objects only, so a rising RSS beside a flat
+            # count is freed memory the heap keeps, not a leak.
+            "heap_blocks": sys.getallocatedblocks(),
+            "gc_max_pause_us": wall_us,
+            "gc_max_pause_cpu_us": cpu_us,
+        }
         for gen in range(3):
             counters[f"gc_gen{gen}"] = self.gc.collections[gen]
             counters[f"gc_max_pause_us_gen{gen}"] = self.gc.max_us[gen]

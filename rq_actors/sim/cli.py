@@ -51,6 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--book-interval-ms", type=int, default=100, metavar="MS", help="market ms between books"
     )
     parser.add_argument(
+        "--vol-scale",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="multiply every instrument's 2%% daily volatility by X (default 1)",
+    )
+    parser.add_argument(
         "--heartbeat",
         type=float,
         default=60.0,
@@ -85,6 +92,7 @@ def options_from_args(args: argparse.Namespace) -> SimOptions:
         instruments=instruments,
         trades_per_s=args.trades_per_s,
         book_interval_ms=args.book_interval_ms,
+        vol_scale=args.vol_scale,
         heartbeat_s=args.heartbeat,
         nonzero_checksums=args.checksums,
         speed=args.speed,

@@ -24,6 +24,9 @@ class SimOptions:
     instruments: list[str] = attrs.field(factory=_default_instruments)
     trades_per_s: float = 20.0
     book_interval_ms: int = 100
+    # Scales every instrument's 2 % daily volatility; a wider walk meets new prices sooner,
+    # which the soak uses to fill the pipeline's bounded price caches early.
+    vol_scale: float = 1.0
     heartbeat_s: float = 60.0
     nonzero_checksums: bool = False
     start_ms: int | None = None  # None = wall clock when serving starts

@@ -167,6 +167,7 @@ class Simulator:
                 start_ms=self._start_ms,
                 trades_per_s=opts.trades_per_s,
                 book_interval_ms=opts.book_interval_ms,
+                vol_scale=opts.vol_scale,
                 heartbeat_ms=int(opts.heartbeat_s * 1000),
                 checksums=opts.nonzero_checksums,
                 id_origin=opts.id_origin,

@@ -1,0 +1,37 @@
+"""`python -m bench.capped_run N CONFIG` is `rq-run CONFIG` with every per-instrument text cache
+bounded at N entries instead of the shipped 1 024 (`bench.soak --cache-limit N`).
+
+At a few trades a second an instrument meets new prices and sizes so slowly that its caches
+take market weeks to fill, and until they have, RSS rises by their filling. A soak with small
+caches has every cache full within market hours, so the slope after that is everything else:
+what the pipeline holds beyond its bounded caches. What the caches add at the shipped bound is
+their size when full (`python -m bench.quant_cache`), paid once.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from rq_actors.commands.cli import run_main
+from rq_actors.core.cache_census import FAMILIES
+from rq_actors.core.derive import common
+from rq_actors.core.wicks import records
+
+
+def cap_caches(limit: int) -> None:
+    """Bound the calculators' `Quant` caches and the wick records' caches at `limit`."""
+    common._CACHE_LIMIT = limit  # read on every insert
+    records._CACHE_LIMIT = limit
+    for name in ("quant", "wick_text"):
+        FAMILIES[name].bound = limit  # the census judges "full" by the same bound
+
+
+def main() -> None:
+    limit = int(sys.argv[1])
+    sys.argv = ["rq-run", *sys.argv[2:]]
+    cap_caches(limit)
+    run_main()
+
+
+if __name__ == "__main__":
+    main()
