@@ -233,15 +233,14 @@ def test_a_low_priced_book_never_quotes_or_trades_at_zero_or_below() -> None:
 
 
 def test_vol_scale_widens_the_price_walk() -> None:
-    """`rq sim --vol-scale` (the soak fills the bounded price caches with it): the prices a
-    market trades at over an hour span several times the range at the default volatility."""
+    """`rq sim --vol-scale` (a wider walk meets new prices sooner): over two market hours a
+    market at 4x the default volatility trades at more than twice as many distinct prices."""
 
-    def span(vol_scale: float) -> Decimal:
+    def distinct_prices(vol_scale: float) -> int:
         market = Market(
-            "S00-USDT-SWAP", seed=5, start_ms=START_MS, trades_per_s=1.0,
+            "S00-USDT-SWAP", seed=5, start_ms=START_MS, trades_per_s=0.5,
             book_interval_ms=4000, vol_scale=vol_scale,
         )  # fmt: skip
-        prices = [Decimal(g.px) for g in _groups(market.advance(3_600_000))]
-        return max(prices) - min(prices)
+        return len({g.px for g in _groups(market.advance(7_200_000))})
 
-    assert span(6.0) > 3 * span(1.0)
+    assert distinct_prices(4.0) > 2 * distinct_prices(1.0)

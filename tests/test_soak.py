@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from decimal import Decimal
 
+import pytest
+
+from bench.capped_run import cap_caches
 from bench.soak import summarize
+from rq_actors.core.cache_census import FAMILIES
+from rq_actors.core.derive import common
+from rq_actors.core.wicks import records
+from rq_actors.core.wicks.records import Formatter
 
 
 def _args() -> argparse.Namespace:
@@ -67,3 +75,21 @@ def test_the_slope_after_every_cache_has_peaked_is_reported_apart() -> None:
     assert result["slope_mb_per_market_day"] > 1.0
     never = _rows([0.5] * 12, mb_per_day=0.0, peak_at=99)
     assert summarize(never, _args())["slope_after_caches_peaked_mb_per_market_day"] is None
+
+
+def test_capped_run_bounds_the_text_caches_and_the_census_alike(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`bench.soak --cache-limit N` runs `rq-run` through `bench.capped_run`: the caches clear
+    at N entries and the census calls them full at N, so the soak's slope window starts."""
+    for module in (common, records):
+        monkeypatch.setattr(module, "_CACHE_LIMIT", module._CACHE_LIMIT)  # restored after
+    for name in ("quant", "wick_text"):
+        monkeypatch.setattr(FAMILIES[name], "bound", FAMILIES[name].bound)
+    cap_caches(4)
+    text = Formatter(Decimal("0.1"))
+    for ticks in range(6):
+        text.price(ticks)
+    assert len(text._prices) == 2  # cleared at 4, then two more
+    fill = FAMILIES["wick_text"].fill()
+    assert fill.capacity == 4 * fill.caches and fill.peaked >= 1
