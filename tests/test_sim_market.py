@@ -244,3 +244,20 @@ def test_vol_scale_widens_the_price_walk() -> None:
         return len({g.px for g in _groups(market.advance(7_200_000))})
 
     assert distinct_prices(4.0) > 2 * distinct_prices(1.0)
+
+
+def test_the_book_stays_dense_near_the_top_for_an_hour() -> None:
+    """New liquidity is quoted near the top: a side's 400 levels stay within 800 ticks of its
+    best, so takers trade near the fair price. (Refilling only behind the deepest level let a
+    100-USDT book spread over 130 USDT in six market hours, with fills 20 % from fair.)"""
+    market = Market(
+        "S00-USDT-SWAP", seed=5, start_ms=START_MS, trades_per_s=1.0, book_interval_ms=4000,
+        maker_changes_per_s=60.0,
+    )  # fmt: skip
+    prices: list[Decimal] = []
+    for _ in range(2):
+        prices += [Decimal(g.px) for g in _groups(market.advance(1_800_000))]
+        for side in (market._bids, market._asks):
+            assert len(side) == 400
+            assert side.key_at(-1) - side.key_at(0) <= 800
+    assert max(prices) - min(prices) < Decimal("10")  # a 100-USDT market, 2 % daily volatility

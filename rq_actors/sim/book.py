@@ -14,6 +14,7 @@ from sortedcontainers import SortedDict
 from rq_actors.sim.events import Level
 
 _DELETED_TAIL = ("0", "0", "0")
+_PX_CACHE_LIMIT = 8192  # price texts per side; ~10 x the ticks a side spans
 
 
 class BookSide:
@@ -35,6 +36,8 @@ class BookSide:
     def px(self, key: int) -> str:
         text = self._px_cache.get(key)
         if text is None:
+            if len(self._px_cache) >= _PX_CACHE_LIMIT:  # the walk visits new prices for ever
+                self._px_cache.clear()
             text = self._px_cache[key] = self._px(self.sign * key)
         return text
 

@@ -20,6 +20,7 @@ from rq_actors.sim.instruments import InstrumentSpec, spec_for
 _NEVER = 1 << 62
 _MAX_ORDERS = 12  # per level; bounds the fills one level can produce
 _MAX_INSIDE_FILL = 60  # new levels per side per batch when the spread opens up
+_SPAN_PER_LEVEL = 2  # a side's levels stay within 2 × depth ticks of its best (density ~0.5)
 _BURST_FACTOR = 10.0
 _BURST_MEAN_GAP_MS = 45_000.0
 
@@ -276,27 +277,42 @@ class Market:
             key += 1
 
     def _refill(self, side: BookSide) -> None:
-        """Keep exactly `depth` levels: new liquidity appears behind the deepest level."""
+        """Keep exactly `depth` levels within `_SPAN_PER_LEVEL × depth` ticks of the best.
+
+        New liquidity is quoted near the top, as makers do: liquidity taken or cancelled near
+        the top and replaced only behind the deepest level made a book thin out and spread
+        over hours (400 levels of a 100-USDT instrument spanned 130 USDT after six market
+        hours, and takers swept 20 % away from the fair price)."""
         rng = self._rng
-        while len(side) > self._depth:
-            worst = side.worst_key()
-            assert worst is not None
-            side.remove(worst)
-        key = side.worst_key()
-        if key is None:
+        best = side.best_key()
+        if best is None:
             # Emptied side (a huge sweep): rebuild from the level nearest the fair price.
             near = math.floor(self._fair + 1) if side.sign > 0 else -math.ceil(self._fair - 1)
-            key = near - 1
-        # A bid's key is minus its price in ticks: keys from 0 up would be prices of 0 or less.
-        # Removals near the top and additions behind the deepest level let a book drift
-        # outwards over market hours; a low-priced instrument's bids must stop at one tick.
-        while len(side) < self._depth:
+            best = near
+            if _quotable(side, best):
+                side.set(best, *self._new_level())
+        span = self._depth * _SPAN_PER_LEVEL
+        while (worst := side.worst_key()) is not None and worst > best + span:
+            side.remove(worst)  # quotes left far behind by the top are pulled
+        while len(side) > self._depth:
+            side.remove(side.key_at(-1))
+        missing = self._depth - len(side)
+        for _ in range(4 * missing):
+            if missing <= 0:
+                return
+            key = best + 1 + int(rng.random() * span)
+            if key not in side.levels and _quotable(side, key):
+                side.set(key, *self._new_level())
+                missing -= 1
+        # A crowded span (rare): behind the deepest level, as far as one tick of price allows.
+        key = side.worst_key() or best
+        while missing > 0:
             key += 1
-            while rng.random() < 0.25:
-                key += 1
             if not _quotable(side, key):
                 break
-            side.set(key, *self._new_level())
+            if key not in side.levels:
+                side.set(key, *self._new_level())
+                missing -= 1
 
     def _maker_step(self) -> None:
         rng = self._rng
