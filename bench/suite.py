@@ -26,10 +26,11 @@ class Plan:
     rounds: int = 3  # floor / ours / peer, interleaved; best of each
     latency_s: float = 20.0
     burst_latency_s: float = 10.0
-    scale_ns: tuple[int, ...] = (10, 50, 100, 250, 300)
+    # up to the targets (500 major-like, 1,000 long tail); stops at the first failure
+    scale_ns: tuple[int, ...] = (10, 50, 100, 250, 500)
     scale_s: float = 10.0
     scale_rate: float = 12.0  # taker orders/s per instrument (~25 fills/s) + books every 100 ms
-    tail_ns: tuple[int, ...] = (250, 300, 400)  # the same, at a long-tail altcoin rate
+    tail_ns: tuple[int, ...] = (250, 500, 1000)  # the same, at a long-tail altcoin rate
     tail_rate: float = 1.0  # taker orders/s per instrument (~2 fills/s) + books every 100 ms
     batch_trades: int = 2_000_000
 
