@@ -1,5 +1,6 @@
 """`python -m bench.capped_run N CONFIG` is `rq-run CONFIG` with every per-instrument text cache
-bounded at N entries instead of the shipped 1 024 (`bench.soak --cache-limit N`).
+bounded at N entries instead of the shipped 1 024, and the book model's level caches at 20 000
+instead of 50 000 (`bench.soak --cache-limit N`).
 
 At a few trades a second an instrument meets new prices and sizes so slowly that its caches
 take market weeks to fill, and until they have, RSS rises by their filling. A soak with small
@@ -13,17 +14,25 @@ from __future__ import annotations
 import sys
 
 from rq_actors.commands.cli import run_main
+from rq_actors.core.book import model
 from rq_actors.core.cache_census import FAMILIES
 from rq_actors.core.derive import common
 from rq_actors.core.wicks import records
 
+# The book caches are shared by every instrument (50 000 entries each, shipped): at 50
+# instruments and slow books they take market days to fill. 20 000 still holds what the books
+# touch within minutes, so it bounds the memory without re-parsing every level.
+_BOOK_LIMIT = 20_000
 
-def cap_caches(limit: int) -> None:
-    """Bound the calculators' `Quant` caches and the wick records' caches at `limit`."""
+
+def cap_caches(limit: int, book_limit: int = _BOOK_LIMIT) -> None:
+    """Bound the calculators' `Quant` caches and the wick records' caches at `limit`, and the
+    book model's two process-wide level caches at `book_limit`."""
     common._CACHE_LIMIT = limit  # read on every insert
     records._CACHE_LIMIT = limit
-    for name in ("quant", "wick_text"):
-        FAMILIES[name].bound = limit  # the census judges "full" by the same bound
+    model._CACHE_MAX = book_limit
+    for name, bound in (("quant", limit), ("wick_text", limit), ("book_levels", book_limit)):
+        FAMILIES[name].bound = bound  # the census judges "full" by the same bound
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from bench.capped_run import cap_caches
 from bench.soak import summarize
+from rq_actors.core.book import model
 from rq_actors.core.cache_census import FAMILIES
 from rq_actors.core.derive import common
 from rq_actors.core.wicks import records
@@ -84,12 +85,14 @@ def test_capped_run_bounds_the_text_caches_and_the_census_alike(
     at N entries and the census calls them full at N, so the soak's slope window starts."""
     for module in (common, records):
         monkeypatch.setattr(module, "_CACHE_LIMIT", module._CACHE_LIMIT)  # restored after
-    for name in ("quant", "wick_text"):
+    monkeypatch.setattr(model, "_CACHE_MAX", model._CACHE_MAX)
+    for name in ("quant", "wick_text", "book_levels"):
         monkeypatch.setattr(FAMILIES[name], "bound", FAMILIES[name].bound)
-    cap_caches(4)
+    cap_caches(4, book_limit=8)
     text = Formatter(Decimal("0.1"))
     for ticks in range(6):
         text.price(ticks)
     assert len(text._prices) == 2  # cleared at 4, then two more
     fill = FAMILIES["wick_text"].fill()
     assert fill.capacity == 4 * fill.caches and fill.peaked >= 1
+    assert model._CACHE_MAX == 8 and FAMILIES["book_levels"].bound == 8
