@@ -22,9 +22,11 @@ The RSS slope is a least-squares fit over the samples after warm-up (`--warmup`,
 the run), in MB per market day. Shorten `--wick-expiry-h` so the wick window fills within the
 run; the summary also shows the active wick count, so the per-wick cost can be told apart from
 a leak (the slope while the window fills, compared to the slope after). `heap_kblocks` is the
-allocator's live block count (`sys.getallocatedblocks()`): RSS keeps freed memory, so a rising
-RSS beside a flat block count is the heap's high-water mark, not live growth. `--vol-scale`
-widens the simulator's price walk so the bounded price caches fill early in the run.
+allocator's live block count (`sys.getallocatedblocks()`, objects of up to 512 bytes): RSS
+keeps freed memory, so a rising RSS beside a flat block count is the heap's high-water mark or
+larger objects, not more small ones. `--cache-limit N` bounds `rq-run`'s text caches small
+(`bench.capped_run`) so that they are all full early in the run; `--vol-scale` widens the
+simulator's price walk.
 Ctrl-C (SIGINT) stops both processes cleanly and prints the summary of what was sampled.
 """
 

@@ -375,8 +375,8 @@ class ProcessWatch:
         wall_us, cpu_us = self.gc.take_window()
         counters = {
             "rss_kb": _rss_kb(),
-            # Live allocator blocks: grows with live objects only, so a rising RSS beside a flat
-            # count is freed memory the heap keeps, not a leak.
+            # Live objects of up to 512 bytes (pymalloc's blocks; larger ones, such as dict
+            # tables and long lists, are not counted): RSS keeps freed memory, this count not.
             "heap_blocks": sys.getallocatedblocks(),
             "gc_max_pause_us": wall_us,
             "gc_max_pause_cpu_us": cpu_us,

@@ -305,7 +305,8 @@ class Market:
                 side.set(key, *self._new_level())
                 missing -= 1
         # A crowded span (rare): behind the deepest level, as far as one tick of price allows.
-        key = side.worst_key() or best
+        worst = side.worst_key()
+        key = best if worst is None else worst
         while missing > 0:
             key += 1
             if not _quotable(side, key):
