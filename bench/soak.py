@@ -26,7 +26,8 @@ allocator's live block count (`sys.getallocatedblocks()`, objects of up to 512 b
 keeps freed memory, so a rising RSS beside a flat block count is the heap's high-water mark or
 larger objects, not more small ones. `--cache-limit N` bounds `rq-run`'s text caches small
 (`bench.capped_run`) so that they are all full early in the run; `--vol-scale` widens the
-simulator's price walk.
+simulator's price walk. `--pipeline-env NAME=VALUE` sets a variable for `rq-run` alone, for
+A/B runs of the allocator (`PYTHONMALLOC=malloc`, `MALLOC_ARENA_MAX=2`).
 Ctrl-C (SIGINT) stops both processes cleanly and prints the summary of what was sampled.
 """
 
@@ -277,6 +278,7 @@ def run(args: argparse.Namespace, vault: Path) -> dict[str, Any]:
     pipeline = subprocess.Popen(
         [sys.executable, "-m", *runner, str(cfg)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        env={**os.environ, **args.pipeline_env},
     )  # fmt: skip
     sampler = _Sampler(args, vault, start_ms, info["t0"])
     ps = psutil.Process(pipeline.pid)
@@ -299,6 +301,7 @@ def run(args: argparse.Namespace, vault: Path) -> dict[str, Any]:
         book_interval_ms=args.book_interval_ms,
         vol_scale=args.vol_scale,
         cache_limit=args.cache_limit,
+        pipeline_env=args.pipeline_env,
     )
     if code not in (0, None):
         err = pipeline.stderr.read().decode()[-2000:] if pipeline.stderr else ""
@@ -308,6 +311,15 @@ def run(args: argparse.Namespace, vault: Path) -> dict[str, Any]:
             orjson.dumps({"samples": sampler.rows, "summary": result}, option=orjson.OPT_INDENT_2)
         )
     return result
+
+
+def env_pair(text: str) -> tuple[str, str]:
+    """`NAME=VALUE` for `--pipeline-env`: A/B runs of the allocator (`PYTHONMALLOC=malloc`,
+    `MALLOC_ARENA_MAX=2`) need it set for `rq-run` alone, not for the simulator."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -331,7 +343,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--sim-history", type=int, default=20_000, help="rq sim --history-limit")
     p.add_argument("--vault", help="default: a temporary folder, removed at the end")
     p.add_argument("--json", help="write the samples and the summary here")
+    p.add_argument(
+        "--pipeline-env", type=env_pair, action="append", default=[], metavar="NAME=VALUE",
+        help="set in rq-run's environment only (repeatable), e.g. PYTHONMALLOC=malloc",
+    )  # fmt: skip
     args = p.parse_args(argv)
+    args.pipeline_env = dict(args.pipeline_env)
     with tempfile.TemporaryDirectory(prefix="rq-soak-") as tmp:
         vault = Path(args.vault).resolve() if args.vault else Path(tmp) / "vault"
         vault.parent.mkdir(parents=True, exist_ok=True)

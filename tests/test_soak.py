@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from bench.capped_run import cap_caches
-from bench.soak import summarize
+from bench.soak import env_pair, summarize
 from rq_actors.core.book import model
 from rq_actors.core.cache_census import FAMILIES
 from rq_actors.core.derive import common
@@ -96,3 +96,12 @@ def test_capped_run_bounds_the_text_caches_and_the_census_alike(
     fill = FAMILIES["wick_text"].fill()
     assert fill.capacity == 4 * fill.caches and fill.peaked >= 1
     assert model._CACHE_MAX == 8 and FAMILIES["book_levels"].bound == 8
+
+
+def test_pipeline_env_takes_name_value_pairs_and_refuses_anything_else() -> None:
+    assert env_pair("PYTHONMALLOC=malloc") == ("PYTHONMALLOC", "malloc")
+    assert env_pair("MALLOC_ARENA_MAX=2") == ("MALLOC_ARENA_MAX", "2")
+    assert env_pair("X=") == ("X", "")
+    for bad in ("PYTHONMALLOC", "=malloc", "NOT A NAME=1"):
+        with pytest.raises(argparse.ArgumentTypeError, match="NAME=VALUE"):
+            env_pair(bad)
