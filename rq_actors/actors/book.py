@@ -35,6 +35,7 @@ from rq_actors.core.book.parse import BookRow, MalformedRow, parse_row, row_ts_m
 from rq_actors.core.book.record import encode_record
 from rq_actors.core.book.recovery import ResubscribeScheduler
 from rq_actors.core.book.sync import BookSync, Outcome
+from rq_actors.core.recent_keys import RecentKeys
 from rq_actors.core.timefmt import MS_PER_HOUR, iso_ms
 from rq_actors.io.health import HealthReporter
 from rq_actors.io.vault.files import JsonlAppender, VaultWriteError, last_line, repair_torn_tail
@@ -89,7 +90,8 @@ class BookActor:
         self._updates = JsonlAppender()
         self._written_version = -1
         self._last_written_ts: str | None = None
-        self._checked_paths: set[Path] = set()
+        # snapshot files whose last timestamp was read; hourly files, so only the recent ones
+        self._checked_paths: RecentKeys[Path] = RecentKeys(8)
         self._disk_failing = False  # in a streak of failed writes (report its start only)
 
     async def run(self) -> None:

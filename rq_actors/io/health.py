@@ -377,7 +377,8 @@ class ProcessWatch:
         counters = {
             "rss_kb": _rss_kb(),
             # Live objects of up to 512 bytes (pymalloc's blocks; larger ones, such as dict
-            # tables and long lists, are not counted): RSS keeps freed memory, this count not.
+            # tables and long lists, are not counted). RSS keeps memory after it is freed;
+            # this count drops with every free.
             "heap_blocks": sys.getallocatedblocks(),
             "gc_max_pause_us": wall_us,
             "gc_max_pause_cpu_us": cpu_us,

@@ -15,6 +15,8 @@ from typing import Any, Literal
 import attrs
 import orjson
 
+from rq_actors.core.recent_keys import RecentKeys
+
 PING = "ping"
 PONG = "pong"
 NOTICE_SERVICE_UPGRADE = "64008"
@@ -213,7 +215,8 @@ class SubscriptionTable:
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
         self._ids = RequestIds()
-        self._unsub_ids: set[str] = set()
+        # a refused unsubscribe is answered within seconds; older ids need not be remembered
+        self._unsub_ids: RecentKeys[str] = RecentKeys(64)
 
     @property
     def channels(self) -> tuple[str, ...]:

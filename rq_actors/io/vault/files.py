@@ -14,7 +14,10 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from rq_actors.core.recent_keys import RecentKeys
+
 _TAIL_CHUNK = 64 * 1024
+_REPAIRED_LIMIT = 8  # files an appender alternates between, e.g. two days across midnight
 
 
 def repair_torn_tail(path: Path) -> int:
@@ -141,7 +144,9 @@ class JsonlAppender:
     def __init__(self) -> None:
         self._path: Path | None = None
         self._file: BinaryIO | None = None
-        self._repaired: set[Path] = set()
+        # Repairing is idempotent, so only the last few files need remembering: rotation
+        # brings a new path every hour, and a set of all of them grew for as long as we ran.
+        self._repaired: RecentKeys[Path] = RecentKeys(_REPAIRED_LIMIT)
         self._cut_to: dict[Path, int] = {}  # failed cut-backs, retried at the next open
 
     @property
