@@ -3,11 +3,12 @@ the vault size), bounded to `FILE_THREADS` for the whole process.
 
 Why a bound of its own: every instrument runs several derived actors, each saving its state in
 a worker thread every few seconds, and they start together, so they save together. Under
-trio's default limiter (40) a 50-instrument process ran dozens of threads at once. Each thread
-that allocates concurrently can get a glibc malloc arena of its own (up to 8 per core), and an
-arena keeps what it freed, fragmented; the soak runs at 50 instruments saw RSS step up in
-anonymous mappings while live Python blocks stayed flat. File work is GIL-bound Python anyway,
-so more threads than cores buy no speed, only arenas.
+trio's default limiter (40) a 50-instrument process ran many threads at once, and each
+thread that allocates concurrently can get a glibc malloc arena of its own (up to 8 per core)
+that keeps what it freed. File work is GIL-bound Python, so more threads than cores buy no
+speed. (The 50-instrument soak with this bound, run J in docs/RELIABILITY.md, did not show a
+lower RSS slope than the one without: the bound is kept as a bound, not as the fix of that
+slope.)
 """
 
 from __future__ import annotations
