@@ -16,7 +16,6 @@ import trio
 
 from rq_actors.actors.feed import LiveFeed
 from rq_actors.actors.hooks import DEFAULT_COALESCE_S
-from rq_actors.io.file_threads import run_in_file_thread
 from rq_actors.io.health import HealthReporter, dropped_trade_counts
 from rq_actors.io.metrics.jobs import MetricJob
 from rq_actors.io.metrics.replay import replay_vault
@@ -69,7 +68,7 @@ class DerivedActor:
                 delay = min(delay * 2, _DISK_RETRY_MAX_S)
 
     async def _run_once(self) -> None:
-        jobs = await run_in_file_thread(self._make_jobs)
+        jobs = await trio.to_thread.run_sync(self._make_jobs)
         try:
             await self._follow(jobs)
         except trio.Cancelled:
@@ -104,13 +103,13 @@ class DerivedActor:
                 self._health.set_state("running")
             if trio.current_time() - last_save >= self._state_interval_s:
                 # off the event loop: a 30k-wick state takes a noticeable fraction of a second
-                await run_in_file_thread(self._save, jobs)
+                await trio.to_thread.run_sync(self._save, jobs)
                 last_save = trio.current_time()
 
     async def _catch_up(self, jobs: Sequence[MetricJob]) -> None:
         while True:
             self._feed.rejoin()
-            n = await run_in_file_thread(replay_vault, self._paths, self._inst_id, jobs)
+            n = await trio.to_thread.run_sync(replay_vault, self._paths, self._inst_id, jobs)
             self._health.incr("replayed", n)
             self._observe(jobs)
             if not self._feed.lagging:

@@ -13,7 +13,6 @@ from collections.abc import Callable
 import trio
 
 from rq_actors.config import Config
-from rq_actors.io.file_threads import run_in_file_thread
 from rq_actors.io.health import HealthReporter
 from rq_actors.io.retention import RetentionReport, run_retention_pass
 from rq_actors.io.vault.paths import VaultPaths
@@ -42,7 +41,7 @@ class RetentionActor:
     async def run(self) -> None:
         self._health.set_state("running")
         while True:
-            report = await run_in_file_thread(
+            report = await trio.to_thread.run_sync(
                 run_retention_pass,
                 self._paths,
                 [self.inst_id],

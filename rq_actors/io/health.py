@@ -17,7 +17,6 @@ import orjson
 
 from rq_actors.core.cache_census import cache_fills
 from rq_actors.core.timefmt import iso_ms
-from rq_actors.io.file_threads import run_in_file_thread
 from rq_actors.io.vault.files import repair_torn_tail
 from rq_actors.messages import HealthReport, HealthState
 
@@ -363,7 +362,7 @@ class ProcessWatch:
                     rep.set_counters({"gc_frozen": gc.get_freeze_count()})
                     next_freeze += self._refreeze_every_s
                 if ticks % self._size_every == 0:
-                    size = await run_in_file_thread(folder_bytes, self.root)
+                    size = await trio.to_thread.run_sync(folder_bytes, self.root)
                     rep.set_counters({"vault_mb": size // 2**20})
                 self.sample()
                 ticks += 1
