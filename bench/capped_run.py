@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 
+from bench.heap_trace import start_from_env
 from rq_actors.commands.cli import run_main
 from rq_actors.core.book import model
 from rq_actors.core.cache_census import FAMILIES
@@ -39,6 +40,7 @@ def main() -> None:
     limit = int(sys.argv[1])
     sys.argv = ["rq-run", *sys.argv[2:]]
     cap_caches(limit)
+    start_from_env()  # tracemalloc snapshots if RQ_HEAP_TRACE_DIR is set (bench.heap_trace)
     run_main()
 
 

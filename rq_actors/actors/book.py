@@ -48,6 +48,8 @@ from rq_actors.messages import BookFrame, BookInbox, ConnectionEvent, Resubscrib
 SNAPSHOT_WAIT_MAX_S = 60.0
 # Frames handled per wake-up at most, so the snapshot timer is checked at least that often.
 _MAX_BATCH = 512
+# Hourly snapshot files whose last timestamp is remembered; only the recent hours are written to.
+_CHECKED_PATHS_LIMIT = 8
 
 
 class BookActor:
@@ -90,8 +92,7 @@ class BookActor:
         self._updates = JsonlAppender()
         self._written_version = -1
         self._last_written_ts: str | None = None
-        # snapshot files whose last timestamp was read; hourly files, so only the recent ones
-        self._checked_paths: RecentKeys[Path] = RecentKeys(8)
+        self._checked_paths: RecentKeys[Path] = RecentKeys(_CHECKED_PATHS_LIMIT)
         self._disk_failing = False  # in a streak of failed writes (report its start only)
 
     async def run(self) -> None:

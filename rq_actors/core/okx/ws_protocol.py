@@ -20,6 +20,9 @@ from rq_actors.core.recent_keys import RecentKeys
 PING = "ping"
 PONG = "pong"
 NOTICE_SERVICE_UPGRADE = "64008"
+# Unsubscribe ids remembered; a refused unsubscribe is answered within seconds, so older ids
+# need not be.
+_UNSUB_IDS_LIMIT = 64
 
 Op = Literal["subscribe", "unsubscribe"]
 
@@ -215,8 +218,7 @@ class SubscriptionTable:
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
         self._ids = RequestIds()
-        # a refused unsubscribe is answered within seconds; older ids need not be remembered
-        self._unsub_ids: RecentKeys[str] = RecentKeys(64)
+        self._unsub_ids: RecentKeys[str] = RecentKeys(_UNSUB_IDS_LIMIT)
 
     @property
     def channels(self) -> tuple[str, ...]:
