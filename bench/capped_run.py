@@ -11,14 +11,18 @@ their size when full (`python -m bench.quant_cache`), paid once.
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
 
 from bench.heap_trace import start_from_env
+from rq_actors.actors import runner
 from rq_actors.commands.cli import run_main
 from rq_actors.core.book import model
 from rq_actors.core.cache_census import FAMILIES
 from rq_actors.core.derive import common
 from rq_actors.core.wicks import records
+from rq_actors.io.health import ProcessWatch
 
 # The book caches are shared by every instrument (50 000 entries each, shipped): at 50
 # instruments and slow books they take market days to fill. 20 000 still holds what the books
@@ -36,10 +40,25 @@ def cap_caches(limit: int, book_limit: int = _BOOK_LIMIT) -> None:
         FAMILIES[name].bound = bound  # the census judges "full" by the same bound
 
 
+def refreeze_from_env() -> None:
+    """Re-freeze the heap every `RQ_SOAK_REFREEZE_S` wall seconds instead of every hour.
+
+    `rq-run` re-freezes hourly by the clock, so a soak at speed 24 freezes 24 times less often
+    per market day than a live run; whatever a freeze keeps (a reference cycle alive at the
+    freeze that dies later is never collected) would then be undercounted 24 times.
+    `bench.soak --freeze-per-market-hour` sets it to 3 600 / speed."""
+    every_s = os.environ.get("RQ_SOAK_REFREEZE_S")
+    if every_s:
+        runner.ProcessWatch = functools.partial(  # type: ignore[attr-defined,assignment]
+            ProcessWatch, refreeze_every_s=float(every_s)
+        )
+
+
 def main() -> None:
     limit = int(sys.argv[1])
     sys.argv = ["rq-run", *sys.argv[2:]]
     cap_caches(limit)
+    refreeze_from_env()
     start_from_env()  # tracemalloc snapshots if RQ_HEAP_TRACE_DIR is set (bench.heap_trace)
     run_main()
 

@@ -27,7 +27,9 @@ keeps freed memory, so a rising RSS beside a flat block count is the heap's high
 larger objects, not more small ones. `--cache-limit N` bounds `rq-run`'s text caches small
 (`bench.capped_run`) so that they are all full early in the run; `--vol-scale` widens the
 simulator's price walk. `--pipeline-env NAME=VALUE` sets a variable for `rq-run` alone, for
-A/B runs of the allocator (`PYTHONMALLOC=malloc`, `MALLOC_ARENA_MAX=2`).
+A/B runs of the allocator (`PYTHONMALLOC=malloc`, `MALLOC_ARENA_MAX=2`) and for
+`bench.heap_trace`. `--freeze-per-market-hour` makes `rq-run` re-freeze its heap every market
+hour (3 600 / speed wall seconds) instead of every wall hour, as often per market day as live.
 Ctrl-C (SIGINT) stops both processes cleanly and prints the summary of what was sampled.
 """
 
@@ -322,7 +324,7 @@ def env_pair(text: str) -> tuple[str, str]:
     return name, value
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--minutes", type=float, default=30.0)
     p.add_argument("--speed", type=float, default=20.0, help="market seconds per real second")
@@ -347,8 +349,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--pipeline-env", type=env_pair, action="append", default=[], metavar="NAME=VALUE",
         help="set in rq-run's environment only (repeatable), e.g. PYTHONMALLOC=malloc",
     )  # fmt: skip
+    p.add_argument(
+        "--freeze-per-market-hour", action="store_true",
+        help="re-freeze rq-run's heap every market hour, as live (needs --cache-limit)",
+    )  # fmt: skip
     args = p.parse_args(argv)
     args.pipeline_env = dict(args.pipeline_env)
+    if args.freeze_per_market_hour:
+        if not args.cache_limit:
+            p.error("--freeze-per-market-hour needs --cache-limit (it hooks bench.capped_run)")
+        args.pipeline_env["RQ_SOAK_REFREEZE_S"] = f"{3600 / args.speed:g}"
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="rq-soak-") as tmp:
         vault = Path(args.vault).resolve() if args.vault else Path(tmp) / "vault"
         vault.parent.mkdir(parents=True, exist_ok=True)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from bench.capped_run import cap_caches
-from bench.soak import env_pair, summarize
+from bench.capped_run import cap_caches, refreeze_from_env
+from bench.soak import env_pair, parse_args, summarize
+from rq_actors.actors import runner
 from rq_actors.core.book import model
 from rq_actors.core.cache_census import FAMILIES
 from rq_actors.core.derive import common
 from rq_actors.core.wicks import records
 from rq_actors.core.wicks.records import Formatter
+from rq_actors.io.health import HealthLog
 
 
 def _args() -> argparse.Namespace:
@@ -105,3 +108,30 @@ def test_pipeline_env_takes_name_value_pairs_and_refuses_anything_else() -> None
     for bad in ("PYTHONMALLOC", "=malloc", "NOT A NAME=1"):
         with pytest.raises(argparse.ArgumentTypeError, match="NAME=VALUE"):
             env_pair(bad)
+
+
+def test_freeze_per_market_hour_sets_rq_runs_refreeze_to_a_market_hour(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    base = ["--speed", "24", "--cache-limit", "128", "--pipeline-env", "A=1"]
+    args = parse_args([*base, "--freeze-per-market-hour"])
+    assert args.pipeline_env == {"A": "1", "RQ_SOAK_REFREEZE_S": "150"}
+    assert parse_args(base).pipeline_env == {"A": "1"}
+    with pytest.raises(SystemExit) as exited:
+        parse_args(["--speed", "24", "--freeze-per-market-hour"])
+    assert exited.value.code == 2
+    assert "needs --cache-limit" in capsys.readouterr().err
+
+
+def test_capped_run_refreezes_at_the_period_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    log = HealthLog(None, stderr=None)
+    monkeypatch.setattr(runner, "ProcessWatch", runner.ProcessWatch)  # restored after the test
+    monkeypatch.delenv("RQ_SOAK_REFREEZE_S", raising=False)
+    refreeze_from_env()
+    assert runner.ProcessWatch(tmp_path, log, interval_s=1, min_free_mb=0)._refreeze_every_s == 3600
+    monkeypatch.setenv("RQ_SOAK_REFREEZE_S", "150")
+    refreeze_from_env()
+    watch = runner.ProcessWatch(tmp_path, log, interval_s=1, min_free_mb=0)
+    assert watch._refreeze_every_s == 150.0
