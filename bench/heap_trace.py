@@ -10,9 +10,13 @@ dumps a snapshot of `rq-run`'s heap into that folder every 600 wall seconds, and
 
     python -m bench.heap_trace /tmp/trace --first 3 --last 9
 
-prints the allocation sites that gained the most blocks between two of them. tracemalloc costs
-CPU (roughly twice the work) and memory (tens of bytes per live block), so run it with fewer
-instruments than a slope soak, and never read a slope from a traced run.
+prints the allocation sites that gained the most blocks between two of them.
+
+tracemalloc is dear: at 12 frames `rq-run` fell behind at 10 instruments, speed 24, where it
+otherwise needs ~16 % of a core. `RQ_HEAP_TRACE_AFTER_S` starts tracing that many seconds after
+start-up (after the caches have filled; only what is allocated from then on is traced, which
+is also what a leak is made of) and `RQ_HEAP_TRACE_FRAMES` sets the traceback depth (default
+12). Never read a slope from a traced run.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-_FRAMES = 12  # deep enough to get from a builtin container up to the actor that keeps it
+_FRAMES = "12"  # deep enough to get from a builtin container up to the actor that keeps it
 _IGNORED = (tracemalloc.__file__, threading.__file__, __file__, "<frozen importlib._bootstrap>")
 
 
@@ -34,12 +38,16 @@ def start_from_env() -> None:
     if not folder:
         return
     every_s = float(os.environ.get("RQ_HEAP_TRACE_EVERY_S", "600"))
+    after_s = float(os.environ.get("RQ_HEAP_TRACE_AFTER_S", "0"))
+    frames = int(os.environ.get("RQ_HEAP_TRACE_FRAMES", _FRAMES))
     Path(folder).mkdir(parents=True, exist_ok=True)
-    tracemalloc.start(_FRAMES)
-    threading.Thread(target=_dump_forever, args=(Path(folder), every_s), daemon=True).start()
+    args = (Path(folder), every_s, after_s, frames)
+    threading.Thread(target=_dump_forever, args=args, daemon=True).start()
 
 
-def _dump_forever(folder: Path, every_s: float) -> None:
+def _dump_forever(folder: Path, every_s: float, after_s: float, frames: int) -> None:
+    time.sleep(after_s)
+    tracemalloc.start(frames)
     n = 0
     while True:
         time.sleep(every_s)

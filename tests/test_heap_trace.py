@@ -36,20 +36,30 @@ def test_report_names_the_site_that_gained_blocks(tmp_path: Path) -> None:
 
 
 def test_off_without_the_variable_and_dumps_whole_snapshots_with_it(tmp_path: Path) -> None:
-    code = "import time, tracemalloc; from bench.heap_trace import start_from_env; "
-    code += "start_from_env(); time.sleep(1.6); print(tracemalloc.is_tracing())"
+    code = (
+        "import time, tracemalloc; from bench.heap_trace import start_from_env; start_from_env()\n"
+        "print(tracemalloc.is_tracing()); time.sleep(0.6)\n"
+        "kept = [object() for _ in range(1000)]  # made after tracing began\n"
+        "time.sleep(1.6); print(tracemalloc.is_tracing())"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("RQ_HEAP_TRACE")}
     off = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert off.stdout.strip() == "False"
+    assert off.stdout.split() == ["False", "False"], off.stderr
 
     folder = tmp_path / "trace"
     env |= {"RQ_HEAP_TRACE_DIR": str(folder), "RQ_HEAP_TRACE_EVERY_S": "0.5"}
+    env |= {"RQ_HEAP_TRACE_AFTER_S": "0.1", "RQ_HEAP_TRACE_FRAMES": "3"}
     on = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert on.stdout.strip() == "True", on.stderr
-    snaps = sorted(p.name for p in folder.iterdir())
+    assert on.stdout.split() == ["False", "True"], on.stderr  # tracing began after the delay
+    snaps = sorted(p.name for p in folder.glob("snap-*.tm"))  # a dump cut off by exit is hidden
     assert snaps[:2] == ["snap-000.tm", "snap-001.tm"]
-    assert all(name.startswith("snap-") for name in snaps)  # no half-written temp file left
-    assert tracemalloc.Snapshot.load(str(folder / "snap-000.tm")).traces
+    loaded = [tracemalloc.Snapshot.load(str(folder / name)) for name in snaps]  # all whole
+    snapshot = loaded[-1]  # taken after `kept` was made
+    assert snapshot.traceback_limit == 3
+    assert (
+        sum(s.count for s in snapshot.statistics("lineno") if s.traceback[0].filename == "<string>")
+        >= 1000
+    )
 
 
 @pytest.mark.parametrize("count", [0, 1])
