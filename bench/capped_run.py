@@ -15,6 +15,7 @@ import functools
 import os
 import sys
 
+from bench import freeze_trap
 from bench.heap_trace import start_from_env
 from rq_actors.actors import runner
 from rq_actors.commands.cli import run_main
@@ -59,6 +60,7 @@ def main() -> None:
     sys.argv = ["rq-run", *sys.argv[2:]]
     cap_caches(limit)
     refreeze_from_env()
+    freeze_trap.install_from_env()  # counts what each freeze traps if RQ_SOAK_TRAPPED_LOG
     start_from_env()  # tracemalloc snapshots if RQ_HEAP_TRACE_DIR is set (bench.heap_trace)
     run_main()
 
