@@ -39,14 +39,17 @@ def _cycles(n: int) -> list[_Node]:
 @pytest.mark.usefixtures("gc_restored")
 def test_a_cycle_dropped_after_a_freeze_is_counted_as_trapped(tmp_path: Path) -> None:
     log = tmp_path / "trapped.jsonl"
-    kept = _cycles(300)  # alive at the first freeze
-    freeze_trap.tune_gc_counting(log)
+    freeze_trap.tune_gc_counting(log)  # frees what earlier tests' freezes may have trapped
+    kept = _cycles(300)
+    freeze_trap.tune_gc_counting(log)  # freezes them alive
     assert gc.get_freeze_count() > 0
+    freeze_trap.tune_gc_counting(log)  # nothing dropped since: a control
     del kept  # garbage now, but frozen: only an unfreeze can let a collection see it
     freeze_trap.tune_gc_counting(log)
-    first, second = (orjson.loads(line) for line in log.read_bytes().splitlines())
-    assert second["trapped"] >= 600  # two nodes per cycle
-    assert first["trapped"] < 600
+    lines = [orjson.loads(line) for line in log.read_bytes().splitlines()]
+    control, dropped = lines[2]["trapped"], lines[3]["trapped"]
+    assert control < 600
+    assert dropped >= 600  # two nodes per cycle
     assert gc.get_threshold() == health.GC_THRESHOLDS
 
 
