@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bench.capped_run import cap_caches, refreeze_from_env
-from bench.soak import env_pair, parse_args, summarize
+from bench.soak import env_pair, parse_args
+from bench.soak_summary import summarize
 from rq_actors.actors import runner
 from rq_actors.core.book import model
 from rq_actors.core.cache_census import FAMILIES
