@@ -11,9 +11,12 @@ their size when full (`python -m bench.quant_cache`), paid once.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import functools
 import os
 import sys
+import threading
 
 from bench import freeze_trap
 from bench.heap_trace import start_from_env
@@ -55,11 +58,36 @@ def refreeze_from_env() -> None:
         )
 
 
+def trim_from_env() -> tuple[threading.Thread, threading.Event] | None:
+    """Every `RQ_SOAK_MALLOC_TRIM_S` wall seconds, glibc's `malloc_trim(0)`: it gives back to the
+    system the free pages inside every malloc arena (the main heap and the worker threads'), which
+    glibc otherwise keeps after a burst. For an A/B soak (`--ab-env RQ_SOAK_MALLOC_TRIM_S=60`):
+    what it lowers is memory the allocator kept, not memory the pipeline holds. pymalloc's own
+    arenas are not malloc's and are not touched. Returns the thread and the event that stops it."""
+    every_s = os.environ.get("RQ_SOAK_MALLOC_TRIM_S")
+    libc_name = ctypes.util.find_library("c")
+    if not every_s or not libc_name:
+        return None
+    trim = ctypes.CDLL(libc_name).malloc_trim
+    period = float(every_s)
+
+    stop = threading.Event()
+
+    def _loop() -> None:
+        while not stop.wait(period):
+            trim(0)
+
+    thread = threading.Thread(target=_loop, name="malloc-trim", daemon=True)
+    thread.start()
+    return thread, stop
+
+
 def main() -> None:
     limit = int(sys.argv[1])
     sys.argv = ["rq-run", *sys.argv[2:]]
     cap_caches(limit)
     refreeze_from_env()
+    trim_from_env()  # glibc malloc_trim(0) on a timer if RQ_SOAK_MALLOC_TRIM_S is set
     freeze_trap.install_from_env()  # counts what each freeze traps if RQ_SOAK_TRAPPED_LOG
     start_from_env()  # tracemalloc snapshots if RQ_HEAP_TRACE_DIR is set (bench.heap_trace)
     run_main()

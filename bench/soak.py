@@ -20,16 +20,21 @@ its memory figures describe a backlog, not the pipeline.
 
 The RSS slope is a least-squares fit over the samples after warm-up (`--warmup`, a fraction of
 the run), in MB per market day. Shorten `--wick-expiry-h` so the wick window fills within the
-run; the summary also shows the active wick count, so the per-wick cost can be told apart from
-a leak (the slope while the window fills, compared to the slope after). `heap_kblocks` is the
-allocator's live block count (`sys.getallocatedblocks()`, objects of up to 512 bytes): RSS
-keeps freed memory, so a rising RSS beside a flat block count is the heap's high-water mark or
-larger objects, not more small ones. `--cache-limit N` bounds `rq-run`'s text caches small
+run; the summary also shows the active wick count, so the per-wick cost can be told apart from a
+leak (the slope while the window fills, compared to the slope after). `heap_kblocks` is the
+allocator's live block count (`sys.getallocatedblocks()`, objects of up to 512 bytes): RSS keeps
+freed memory, so a rising RSS beside a flat block count is the heap's high-water mark or larger
+objects, not more small ones. `--cache-limit N` bounds `rq-run`'s text caches small
 (`bench.capped_run`) so that they are all full early in the run; `--vol-scale` widens the
-simulator's price walk. `--pipeline-env NAME=VALUE` sets a variable for `rq-run` alone, for
-A/B runs of the allocator (`PYTHONMALLOC=malloc`, `MALLOC_ARENA_MAX=2`) and for
-`bench.heap_trace`. `--freeze-per-market-hour` makes `rq-run` re-freeze its heap every market
-hour (3 600 / speed wall seconds) instead of every wall hour, as often per market day as live.
+simulator's price walk. `--pipeline-env NAME=VALUE` sets a variable for `rq-run` alone, for A/B
+runs of the allocator (`PYTHONMALLOC=malloc`, `MALLOC_ARENA_MAX=2`) and for `bench.heap_trace`.
+`--ab-env NAME=VALUE` starts a second `rq-run` (arm B, its own vault) against the same simulator
+with these variables set too, so both arms meet the same market and the same machine load at
+once; the summary gives each arm's figures and B − A for the slopes (e.g. `--ab-env
+MALLOC_ARENA_MAX=2`, or `--ab-env RQ_SOAK_MALLOC_TRIM_S=60` for glibc's `malloc_trim` on a
+timer, `bench.capped_run`). `--freeze-per-market-hour` makes `rq-run` re-freeze its heap every
+market hour (3 600 / speed wall seconds) instead of every wall hour, as often per market day as
+live.
 Ctrl-C (SIGINT) stops both processes cleanly and prints the summary of what was sampled.
 """
 
@@ -125,7 +130,7 @@ class _Sampler:
     def market_ms(self, wall_s: float) -> float:
         return self.start_ms + (wall_s - self.t0) * 1000 * float(self.args.speed)
 
-    def sample(self, proc: psutil.Process) -> dict[str, Any]:
+    def sample(self, proc: psutil.Process, arm: str | None = None) -> dict[str, Any]:
         now = time.time()
         latest = latest_by_actor(self.vault / "logs" / "health.jsonl")
         lag_s, states = 0.0, set()
@@ -155,6 +160,8 @@ class _Sampler:
             "wicks": _active_wicks(self.vault),
             "cache_entries": sum(v for k, v in counters.items() if k.endswith("_entries")),
         }
+        if arm:
+            row["arm"] = arm
         self.rows.append(row)
         print("  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
         row["caches"] = cache_census(counters)
@@ -172,6 +179,64 @@ def _stop(proc: subprocess.Popen[Any], sig: int, timeout: float) -> int | None:
     return proc.returncode
 
 
+class _Pipeline:
+    """One `rq-run` under test: its process, its vault and its samples. An A/B run has two,
+    against one simulator, so both meet the same market and the same machine at once."""
+
+    def __init__(
+        self, arm: str, args: argparse.Namespace, insts: list[str], vault: Path,
+        info: dict[str, Any], start_ms: int, env: dict[str, str],
+    ) -> None:  # fmt: skip
+        self.arm, self.env = arm, env
+        cfg = _write_config(args, insts, vault, info["urls"])
+        runner = ["rq_actors.commands.cli_run"]
+        if args.cache_limit:
+            runner = ["bench.capped_run", str(args.cache_limit)]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", *runner, str(cfg)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+            env={**os.environ, **env},
+        )  # fmt: skip
+        self.sampler = _Sampler(args, vault, start_ms, info["t0"])
+        self.ps = psutil.Process(self.proc.pid)
+        self.ps.cpu_percent(None)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def result(self, args: argparse.Namespace, code: int | None) -> dict[str, Any]:
+        result = summarize(self.sampler.rows, args)
+        result.update(rq_run_exit=code, pipeline_env=self.env)
+        if code not in (0, None):
+            err = self.proc.stderr.read().decode()[-2000:] if self.proc.stderr else ""
+            result.update(valid=False, why=f"rq-run exited {code}: {err}")
+        return result
+
+
+def _arms(args: argparse.Namespace, vault: Path) -> list[tuple[str, Path, dict[str, str]]]:
+    """(arm, vault, rq-run's environment): arm A alone, or A and B (A's variables + `--ab-env`),
+    B's vault beside A's."""
+    arms = [("A", vault, dict(args.pipeline_env))]
+    if args.ab_env:
+        arms.append(("B", vault.with_name(f"{vault.name}-b"), {**args.pipeline_env, **args.ab_env}))
+    return arms
+
+
+def compare(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """An A/B run's summary: each arm's, and B − A for the slopes (both from the same samples'
+    market days, so the difference is the variable's alone, within the noise of each fit)."""
+    a, b = results["A"], results["B"]
+    diff = {}
+    for key in (
+        "slope_mb_per_market_day", "slope_after_caches_peaked_mb_per_market_day",
+        "heap_kblocks_slope_after_caches_peaked", "rss_end_mb", "cpu_pct_mean",
+    ):  # fmt: skip
+        if a.get(key) is not None and b.get(key) is not None:
+            diff[key] = round(b[key] - a[key], 2)
+    bad = [f"{arm}: {r['why']}" for arm, r in results.items() if not r["valid"]]
+    return {"valid": not bad, "why": "; ".join(bad) or "kept up", **results, "b_minus_a": diff}
+
+
 def run(args: argparse.Namespace, vault: Path) -> dict[str, Any]:
     insts = _instruments(args.instruments)
     run_s = args.minutes * 60
@@ -181,44 +246,34 @@ def run(args: argparse.Namespace, vault: Path) -> dict[str, Any]:
     signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     sim, info = _start_sim(args, insts, start_ms)
-    cfg = _write_config(args, insts, vault, info["urls"])
-    runner = ["rq_actors.commands.cli_run"]
-    if args.cache_limit:
-        runner = ["bench.capped_run", str(args.cache_limit)]
-    pipeline = subprocess.Popen(
-        [sys.executable, "-m", *runner, str(cfg)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-        env={**os.environ, **args.pipeline_env},
-    )  # fmt: skip
-    sampler = _Sampler(args, vault, start_ms, info["t0"])
-    ps = psutil.Process(pipeline.pid)
-    ps.cpu_percent(None)
+    pipelines = [
+        _Pipeline(arm, args, insts, v, info, start_ms, env) for arm, v, env in _arms(args, vault)
+    ]
+    label = len(pipelines) > 1
     deadline = time.monotonic() + run_s
     try:
-        while not stop["now"] and time.monotonic() < deadline and pipeline.poll() is None:
+        while not stop["now"] and time.monotonic() < deadline and all(p.alive() for p in pipelines):
             time.sleep(min(args.sample_s, max(0.0, deadline - time.monotonic())))
-            if pipeline.poll() is None:
-                sampler.sample(ps)
+            for p in pipelines:
+                if p.alive():
+                    p.sampler.sample(p.ps, arm=p.arm if label else None)
     finally:
-        code = _stop(pipeline, signal.SIGINT, 30)
+        codes = [_stop(p.proc, signal.SIGINT, 30) for p in pipelines]
         _stop(sim, signal.SIGINT, 10)
-    result = summarize(sampler.rows, args)
+    results = {p.arm: p.result(args, code) for p, code in zip(pipelines, codes, strict=True)}
+    result = compare(results) if label else results["A"]
     result.update(
-        rq_run_exit=code,
         instruments=len(insts),
         speed=args.speed,
         trades_per_s=args.trades_per_s,
         book_interval_ms=args.book_interval_ms,
         vol_scale=args.vol_scale,
         cache_limit=args.cache_limit,
-        pipeline_env=args.pipeline_env,
     )
-    if code not in (0, None):
-        err = pipeline.stderr.read().decode()[-2000:] if pipeline.stderr else ""
-        result.update(valid=False, why=f"rq-run exited {code}: {err}")
     if args.json:
+        samples = {p.arm: p.sampler.rows for p in pipelines} if label else pipelines[0].sampler.rows
         Path(args.json).write_bytes(
-            orjson.dumps({"samples": sampler.rows, "summary": result}, option=orjson.OPT_INDENT_2)
+            orjson.dumps({"samples": samples, "summary": result}, option=orjson.OPT_INDENT_2)
         )
     return result
 
@@ -258,11 +313,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="set in rq-run's environment only (repeatable), e.g. PYTHONMALLOC=malloc",
     )  # fmt: skip
     p.add_argument(
+        "--ab-env", type=env_pair, action="append", default=[], metavar="NAME=VALUE",
+        help="A/B: a second rq-run (arm B) against the same simulator, with these set too",
+    )  # fmt: skip
+    p.add_argument(
         "--freeze-per-market-hour", action="store_true",
         help="re-freeze rq-run's heap every market hour, as live (needs --cache-limit)",
     )  # fmt: skip
     args = p.parse_args(argv)
     args.pipeline_env = dict(args.pipeline_env)
+    args.ab_env = dict(args.ab_env)
     if args.freeze_per_market_hour:
         if not args.cache_limit:
             p.error("--freeze-per-market-hour needs --cache-limit (it hooks bench.capped_run)")

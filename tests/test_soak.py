@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import threading
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from bench.capped_run import cap_caches, refreeze_from_env
-from bench.soak import env_pair, parse_args
+from bench import capped_run
+from bench.capped_run import cap_caches, refreeze_from_env, trim_from_env
+from bench.soak import _arms, compare, env_pair, parse_args
 from bench.soak_summary import summarize
 from rq_actors.actors import runner
 from rq_actors.core.book import model
@@ -136,3 +138,50 @@ def test_capped_run_refreezes_at_the_period_from_the_environment(
     refreeze_from_env()
     watch = runner.ProcessWatch(tmp_path, log, interval_s=1, min_free_mb=0)
     assert watch._refreeze_every_s == 150.0
+
+
+def test_ab_env_adds_arm_b_with_its_own_vault_and_both_environments(tmp_path: Path) -> None:
+    base = ["--cache-limit", "128", "--pipeline-env", "A=1"]
+    args = parse_args([*base, "--ab-env", "MALLOC_ARENA_MAX=2", "--ab-env", "A=2"])
+    (arm_a, vault_a, env_a), (arm_b, vault_b, env_b) = _arms(args, tmp_path / "vault")
+    assert (arm_a, vault_a, env_a) == ("A", tmp_path / "vault", {"A": "1"})
+    assert (arm_b, vault_b) == ("B", tmp_path / "vault-b")
+    assert env_b == {"A": "2", "MALLOC_ARENA_MAX": "2"}  # B's own value wins
+    assert [arm for arm, _, _ in _arms(parse_args(base), tmp_path / "vault")] == ["A"]
+
+
+def test_an_ab_summary_gives_b_minus_a_and_is_invalid_if_either_arm_is() -> None:
+    a = summarize(_rows([0.5] * 12, mb_per_day=4.0), _args())
+    b = summarize(_rows([0.5] * 12, mb_per_day=1.5), _args())
+    both = compare({"A": a, "B": b})
+    assert both["valid"] and both["A"] is a and both["B"] is b
+    assert both["b_minus_a"]["slope_mb_per_market_day"] == -2.5
+    assert both["b_minus_a"]["slope_after_caches_peaked_mb_per_market_day"] == -2.5
+    late = summarize(_rows([0.5] * 10 + [11.0, 0.5], mb_per_day=1.5), _args())
+    failed = compare({"A": a, "B": late})
+    assert not failed["valid"] and failed["why"].startswith("B: lag above")
+
+
+def test_capped_run_trims_malloc_on_the_period_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("RQ_SOAK_MALLOC_TRIM_S", raising=False)
+    assert trim_from_env() is None
+    calls: list[int] = []
+    trimmed = threading.Event()
+
+    class _Libc:
+        def malloc_trim(self, pad: int) -> int:
+            calls.append(pad)
+            trimmed.set()
+            return 1
+
+    monkeypatch.setattr(capped_run.ctypes, "CDLL", lambda _name: _Libc())
+    monkeypatch.setenv("RQ_SOAK_MALLOC_TRIM_S", "0.01")
+    started = trim_from_env()
+    assert started is not None
+    thread, stop = started
+    assert thread.daemon and trimmed.wait(5) and calls[0] == 0
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
