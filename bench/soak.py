@@ -246,12 +246,13 @@ def run(args: argparse.Namespace, vault: Path) -> dict[str, Any]:
     signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     sim, info = _start_sim(args, insts, start_ms)
-    pipelines = [
-        _Pipeline(arm, args, insts, v, info, start_ms, env) for arm, v, env in _arms(args, vault)
-    ]
-    label = len(pipelines) > 1
+    pipelines: list[_Pipeline] = []
+    label = bool(args.ab_env)
     deadline = time.monotonic() + run_s
     try:
+        # Started inside the try, so that a failure to start arm B still stops arm A and the sim.
+        for arm, v, env in _arms(args, vault):
+            pipelines.append(_Pipeline(arm, args, insts, v, info, start_ms, env))
         while not stop["now"] and time.monotonic() < deadline and all(p.alive() for p in pipelines):
             time.sleep(min(args.sample_s, max(0.0, deadline - time.monotonic())))
             for p in pipelines:
